@@ -1,0 +1,7 @@
+//! Kernels: candle custom ops and the frame passes around the EFE.
+
+pub mod depthwise;
+pub mod fused;
+pub mod resample;
+
+pub use depthwise::{Depthwise3x3, depthwise3x3};
