@@ -3,11 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use candle_core::{Device, Module, Tensor};
-
 use crate::error::{Error, Result};
 use crate::frame::FrameLayout;
-use crate::model::Sgz;
+use crate::model::{EfeBuffers, FusedEfe, Sgz};
 use crate::ops::fused::{FusedScratch, enhance_packed};
 use crate::ops::resample::{downscale_packed, low_res_size};
 
@@ -69,8 +67,9 @@ pub struct Enhancer {
 
 /// The model and the buffers reused from frame to frame.
 struct Work {
-    model: Sgz,
+    efe: FusedEfe,
     low: Vec<f32>,
+    activations: EfeBuffers,
     fused: FusedScratch,
     times: StageTimes,
 }
@@ -83,7 +82,7 @@ impl Enhancer {
             .thread_name(|i| format!("lowlight-{i}"))
             .build()
             .map_err(|e| Error::Threads(e.to_string()))?;
-        let work = Work { model, low: Vec::new(), fused: FusedScratch::default(), times: StageTimes::default() };
+        let work = Work { efe: model.efe().fused()?, low: Vec::new(), activations: EfeBuffers::default(), fused: FusedScratch::default(), times: StageTimes::default() };
         Ok(Self { options, pool, work })
     }
 
@@ -115,8 +114,8 @@ impl Enhancer {
         layout.validate(data.len())?;
         let grid = low_res_size(layout.height, layout.width, self.options.scale_factor);
         let work = &mut self.work;
-        let factor = self.pool.install(|| work.factor_low(data, layout, grid))?;
-        Ok((factor, grid))
+        self.pool.install(|| work.factor_low(data, layout, grid))?;
+        Ok((work.activations.factor().to_vec(), grid))
     }
 
     /// Enhances a packed 8-bit frame in place. Alpha and padding bytes, and
@@ -127,9 +126,9 @@ impl Enhancer {
         let EnhancerOptions { iterations, strength, .. } = self.options;
         let work = &mut self.work;
         self.pool.install(|| {
-            let factor = work.factor_low(data, layout, grid)?;
+            work.factor_low(data, layout, grid)?;
             let t = Instant::now();
-            enhance_packed(data, layout, &factor, grid, iterations, strength, &mut work.fused);
+            enhance_packed(data, layout, work.activations.factor(), grid, iterations, strength, &mut work.fused);
             work.times.fused = t.elapsed();
             Ok(())
         })
@@ -137,17 +136,15 @@ impl Enhancer {
 }
 
 impl Work {
-    fn factor_low(&mut self, data: &[u8], layout: &FrameLayout, (h, w): (usize, usize)) -> Result<Vec<f32>> {
+    /// Down-scale and EFE; the factor map is left in `self.activations`.
+    fn factor_low(&mut self, data: &[u8], layout: &FrameLayout, (h, w): (usize, usize)) -> Result<()> {
         let t0 = Instant::now();
         self.low.resize(3 * h * w, 0.0);
         downscale_packed(data, layout, h, w, &mut self.low);
         let t1 = Instant::now();
-        let input = Tensor::from_slice(&self.low, (1, 3, h, w), &Device::Cpu)?;
-        let factor = self.model.efe().forward(&input)?.flatten_all()?.to_vec1::<f32>()?;
+        self.efe.run(&self.low, (h, w), &mut self.activations)?;
         self.times.downscale = t1 - t0;
         self.times.efe = t1.elapsed();
-        Ok(factor)
+        Ok(())
     }
-
 }
-

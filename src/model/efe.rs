@@ -7,6 +7,7 @@ use candle_nn::VarBuilder;
 
 use crate::model::weights::EFE_LAYERS;
 use crate::ops::depthwise3x3;
+use crate::ops::dsc::{Activation, FusedDsc};
 
 /// Depthwise 3x3 conv (bias) followed by a pointwise 1x1 conv (bias).
 #[derive(Debug, Clone)]
@@ -27,6 +28,23 @@ impl DepthwiseSeparable {
             depth_bias: dw.get(cin, "bias")?.reshape((1, cin, 1, 1))?,
             point_weight: pw.get((cout, cin, 1, 1), "weight")?.reshape((cout, cin))?,
             point_bias: pw.get(cout, "bias")?.reshape((1, cout, 1))?,
+        })
+    }
+}
+
+impl DepthwiseSeparable {
+    /// The same layer as one fused inference op (no gradients).
+    pub fn fused(&self, activation: Activation) -> Result<FusedDsc> {
+        let v = |t: &Tensor| t.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>();
+        let (cout, cin) = self.point_weight.dims2()?;
+        Ok(FusedDsc {
+            cin,
+            cout,
+            depth_weight: v(&self.depth_weight)?,
+            depth_bias: v(&self.depth_bias)?,
+            point_weight: v(&self.point_weight)?,
+            point_bias: v(&self.point_bias)?,
+            activation,
         })
     }
 }
@@ -76,8 +94,78 @@ impl Efe {
     }
 }
 
+impl Efe {
+    /// A snapshot of the weights as fused inference ops.
+    pub fn fused(&self) -> Result<FusedEfe> {
+        let layers = self
+            .convs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.fused(if i == 6 { Activation::Tanh } else { Activation::Relu }))
+            .collect::<Result<_>>()?;
+        Ok(FusedEfe { layers })
+    }
+}
+
 impl Module for Efe {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(self.forward_with_intermediates(x)?.0)
+    }
+}
+
+/// The EFE for inference on one image `[1, 3, h, w]`: each layer is one fused
+/// op and the concatenations are never built. Same function as [`Efe`].
+#[derive(Debug, Clone)]
+pub struct FusedEfe {
+    layers: Vec<FusedDsc>,
+}
+
+impl Module for FusedEfe {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let l = &self.layers;
+        let x1 = l[0].forward(x)?;
+        let x2 = l[1].forward(&x1)?;
+        let x3 = l[2].forward(&x2)?;
+        let x4 = l[3].forward(&x3)?;
+        let x5 = l[4].forward_cat(&x3, &x4)?;
+        let x6 = l[5].forward_cat(&x2, &x5)?;
+        l[6].forward_cat(&x1, &x6)
+    }
+}
+
+/// Activations of [`FusedEfe::run`], kept from frame to frame.
+#[derive(Debug, Default)]
+pub struct EfeBuffers {
+    x: [Vec<f32>; 6],
+    factor: Vec<f32>,
+}
+
+impl EfeBuffers {
+    /// The factor map of the last [`FusedEfe::run`].
+    pub fn factor(&self) -> &[f32] {
+        &self.factor
+    }
+}
+
+impl FusedEfe {
+    /// The EFE on a planar `[3, h, w]` image into reused buffers; returns the
+    /// factor map `[3, h, w]`. Same function as `forward`, with no allocation
+    /// once the buffers have grown to the frame size.
+    pub fn run<'a>(&self, input: &[f32], (h, w): (usize, usize), b: &'a mut EfeBuffers) -> Result<&'a [f32]> {
+        let l = &self.layers;
+        let plane = h * w;
+        for x in b.x.iter_mut() {
+            x.resize(32 * plane, 0.0);
+        }
+        b.factor.resize(3 * plane, 0.0);
+        let [x1, x2, x3, x4, x5, x6] = &mut b.x;
+        l[0].run_into(&[(input, 3)], h, w, x1)?;
+        l[1].run_into(&[(x1, 32)], h, w, x2)?;
+        l[2].run_into(&[(x2, 32)], h, w, x3)?;
+        l[3].run_into(&[(x3, 32)], h, w, x4)?;
+        l[4].run_into(&[(x3, 32), (x4, 32)], h, w, x5)?;
+        l[5].run_into(&[(x2, 32), (x5, 32)], h, w, x6)?;
+        l[6].run_into(&[(x1, 32), (x6, 32)], h, w, &mut b.factor)?;
+        Ok(&b.factor)
     }
 }

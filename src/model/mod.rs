@@ -9,7 +9,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
-pub use efe::{DepthwiseSeparable, Efe};
+pub use efe::{DepthwiseSeparable, Efe, EfeBuffers, FusedEfe};
 pub use rie::rie;
 pub use weights::{EFE_LAYERS, EfeWeights, expected_tensors};
 

@@ -80,6 +80,31 @@ impl EfeWeights {
         Ok(EfeWeights { source, tensors })
     }
 
+    /// Pseudo-random weights, deterministic in `seed`: every tensor uniform in
+    /// `±gain / sqrt(fan_in)`. `gain = 1` is PyTorch's default `Conv2d`
+    /// initialisation (the authors' training start).
+    pub fn random(seed: u64, gain: f32) -> Self {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        };
+        let tensors = expected_tensors()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, shape))| {
+                // Biases share their weight's fan-in (the tensor before them).
+                let fan_in = if shape.len() == 1 { fan_in_of(&expected_tensors()[i - 1].1) } else { fan_in_of(&shape) };
+                let bound = gain / (fan_in as f32).sqrt();
+                let values = (0..shape.iter().product()).map(|_| uniform() * bound).collect();
+                (name, (values, shape))
+            })
+            .collect();
+        EfeWeights { source: PathBuf::from(format!("<random weights, seed {seed}>")), tensors }
+    }
+
     /// The values of one tensor (row-major) and its shape.
     pub fn get(&self, name: &str) -> Option<(&[f32], &[usize])> {
         self.tensors.get(name).map(|(v, s)| (v.as_slice(), s.as_slice()))
@@ -97,6 +122,10 @@ impl EfeWeights {
     pub fn norm(&self, name: &str) -> Option<f32> {
         self.get(name).map(|(v, _)| v.iter().map(|x| x * x).sum::<f32>().sqrt())
     }
+}
+
+fn fan_in_of(shape: &[usize]) -> usize {
+    shape[1..].iter().product()
 }
 
 fn flush(x: f32) -> f32 {

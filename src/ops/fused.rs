@@ -11,20 +11,26 @@
 use rayon::prelude::*;
 
 use crate::frame::FrameLayout;
-use crate::ops::resample::{Tap, U8_TO_UNIT, bilinear_taps};
+use crate::ops::resample::{Tap, bilinear_taps};
 
-/// Pixels processed together in registers; two AVX vectors.
-const LANES: usize = 16;
+/// Bytes processed together in registers: four AVX vectors of f32.
+const BLOCK: usize = 32;
 
 /// Reusable buffers of the fused pass (kept across frames of one size).
 #[derive(Default)]
 pub struct FusedScratch {
-    /// `[h][3][W]`: each low-res row of the factor map, up-sampled horizontally.
+    /// `[h][row_bytes]`: each low-res row of the factor map, up-sampled
+    /// horizontally and laid out like a row of the frame (padding lanes 0).
     hrows: Vec<f32>,
 }
 
 /// Enhances `frame` in place. `factor_low` is the planar `[3, h, w]` factor
 /// map; `strength` scales it; `iterations` curve steps are applied.
+///
+/// The frame is processed as rows of bytes: every byte becomes an f32 lane,
+/// and the factor map is laid out to match, with 0 in alpha/padding lanes. A
+/// zero factor leaves a byte exactly as it was, so alpha survives and the
+/// whole row vectorises without de-interleaving.
 pub fn enhance_packed(
     frame: &mut [u8],
     layout: &FrameLayout,
@@ -34,79 +40,57 @@ pub fn enhance_packed(
     strength: f32,
     scratch: &mut FusedScratch,
 ) {
-    let (width, height) = (layout.width, layout.height);
+    let row_bytes = layout.row_bytes();
     assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
-    let tx = bilinear_taps(w, width, true);
-    let ty = bilinear_taps(h, height, true);
+    let tx = bilinear_taps(w, layout.width, true);
+    let ty = bilinear_taps(h, layout.height, true);
+    let bpp = layout.format.bytes_per_pixel();
+    let offsets = layout.format.rgb_offsets();
 
     // Horizontal pass over the low-res rows.
-    scratch.hrows.resize(h * 3 * width, 0.0);
-    scratch.hrows.par_chunks_mut(3 * width).enumerate().for_each(|(j, dst)| {
-        for c in 0..3 {
+    scratch.hrows.clear();
+    scratch.hrows.resize(h * row_bytes, 0.0);
+    scratch.hrows.par_chunks_mut(row_bytes).enumerate().for_each(|(j, dst)| {
+        for (c, &off) in offsets.iter().enumerate() {
             let src = &factor_low[(c * h + j) * w..(c * h + j + 1) * w];
-            for (d, t) in dst[c * width..(c + 1) * width].iter_mut().zip(&tx) {
-                *d = (src[t.i0] * strength) * t.w0 + (src[t.i1] * strength) * t.w1;
+            for (x, t) in tx.iter().enumerate() {
+                dst[x * bpp + off] = (src[t.i0] * strength) * t.w0 + (src[t.i1] * strength) * t.w1;
             }
         }
     });
     let hrows = &scratch.hrows;
 
-    let rows_per_task = (16384 / width.max(1)).clamp(1, 64);
-    frame[..layout.min_buffer_len()]
-        .par_chunks_mut(layout.stride * rows_per_task)
-        .enumerate()
-        .for_each_init(
-            || vec![0f32; 6 * width],
-            |buf, (chunk, bytes)| {
-                let (x, r) = buf.split_at_mut(3 * width);
-                for (k, ry) in ty[chunk * rows_per_task..].iter().take(rows_per_task).enumerate() {
-                    let row = &mut bytes[k * layout.stride..k * layout.stride + layout.row_bytes()];
-                    process_row(row, layout, hrows, ry, iterations, x, r);
-                }
-            },
-        );
+    let rows_per_task = (32768 / row_bytes.max(1)).clamp(1, 64);
+    frame[..layout.min_buffer_len()].par_chunks_mut(layout.stride * rows_per_task).enumerate().for_each(
+        |(chunk, bytes)| {
+            for (k, ry) in ty[chunk * rows_per_task..].iter().take(rows_per_task).enumerate() {
+                let row = &mut bytes[k * layout.stride..k * layout.stride + row_bytes];
+                let top = &hrows[ry.i0 * row_bytes..(ry.i0 + 1) * row_bytes];
+                let bottom = &hrows[ry.i1 * row_bytes..(ry.i1 + 1) * row_bytes];
+                curve_row(row, top, bottom, ry, iterations);
+            }
+        },
+    );
 }
 
-fn process_row(row: &mut [u8], layout: &FrameLayout, hrows: &[f32], ry: &Tap, iterations: usize, x: &mut [f32], r: &mut [f32]) {
-    let width = layout.width;
-    let bpp = layout.format.bytes_per_pixel();
-    let offsets = layout.format.rgb_offsets();
-    for c in 0..3 {
-        let xs = &mut x[c * width..(c + 1) * width];
-        for (i, v) in xs.iter_mut().enumerate() {
-            *v = U8_TO_UNIT[row[i * bpp + offsets[c]] as usize];
-        }
-    }
-    let top = &hrows[ry.i0 * 3 * width..(ry.i0 + 1) * 3 * width];
-    let bottom = &hrows[ry.i1 * 3 * width..(ry.i1 + 1) * 3 * width];
-    curve(x, r, top, bottom, ry.w0, ry.w1, iterations);
-    for c in 0..3 {
-        let xs = &x[c * width..(c + 1) * width];
-        for (i, &v) in xs.iter().enumerate() {
-            row[i * bpp + offsets[c]] = v as u8;
-        }
-    }
-}
-
-/// Interpolates the factor rows vertically into `r`, runs the curve steps on
-/// `x` and leaves `floor(clamp(x) * 255 + 0.5)` in `x` (as f32, exact
-/// integers 0..=255). Picks an AVX2+FMA build at run time when available.
-fn curve(x: &mut [f32], r: &mut [f32], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
+/// One frame row: `factor = top * w0 + bottom * w1`, then the curve steps.
+/// Picks an AVX2+FMA build at run time when the CPU has it.
+fn curve_row(row: &mut [u8], top: &[f32], bottom: &[f32], ry: &Tap, iterations: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { curve_avx2_fma(x, r, top, bottom, w0, w1, iterations) };
+            unsafe { curve_row_avx2_fma(row, top, bottom, ry.w0, ry.w1, iterations) };
             return;
         }
     }
-    curve_body::<false>(x, r, top, bottom, w0, w1, iterations);
+    curve_row_body::<false>(row, top, bottom, ry.w0, ry.w1, iterations);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn curve_avx2_fma(x: &mut [f32], r: &mut [f32], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
-    curve_body::<true>(x, r, top, bottom, w0, w1, iterations);
+fn curve_row_avx2_fma(row: &mut [u8], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
+    curve_row_body::<true>(row, top, bottom, w0, w1, iterations);
 }
 
 #[inline(always)]
@@ -115,43 +99,51 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 }
 
 #[inline(always)]
-fn curve_body<const FMA: bool>(
-    x: &mut [f32],
-    r: &mut [f32],
-    top: &[f32],
-    bottom: &[f32],
-    w0: f32,
-    w1: f32,
-    iterations: usize,
-) {
-    for ((r, t), b) in r.iter_mut().zip(top).zip(bottom) {
-        *r = madd::<FMA>(*b, w1, *t * w0);
+fn curve_row_body<const FMA: bool>(row: &mut [u8], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
+    let mut px = row.chunks_exact_mut(BLOCK);
+    let mut t = top.chunks_exact(BLOCK);
+    let mut b = bottom.chunks_exact(BLOCK);
+    for ((px, t), b) in (&mut px).zip(&mut t).zip(&mut b) {
+        block::<FMA>(px.try_into().unwrap(), t.try_into().unwrap(), b.try_into().unwrap(), w0, w1, iterations);
     }
-    let mut xc = x.chunks_exact_mut(LANES);
-    let mut rc = r.chunks_exact(LANES);
-    for (xs, rs) in (&mut xc).zip(&mut rc) {
-        let xs: &mut [f32; LANES] = xs.try_into().unwrap();
-        let rs: &[f32; LANES] = rs.try_into().unwrap();
-        steps::<FMA, LANES>(xs, rs, iterations);
-    }
-    for (xv, &rv) in xc.into_remainder().iter_mut().zip(rc.remainder()) {
-        let mut a = [*xv];
-        steps::<FMA, 1>(&mut a, &[rv], iterations);
-        *xv = a[0];
+    let rest = px.into_remainder();
+    if !rest.is_empty() {
+        let n = rest.len();
+        let (mut p, mut tt, mut bb) = ([0u8; BLOCK], [0f32; BLOCK], [0f32; BLOCK]);
+        p[..n].copy_from_slice(rest);
+        tt[..n].copy_from_slice(t.remainder());
+        bb[..n].copy_from_slice(b.remainder());
+        block::<FMA>(&mut p, &tt, &bb, w0, w1, iterations);
+        rest.copy_from_slice(&p[..n]);
     }
 }
 
 #[inline(always)]
-fn steps<const FMA: bool, const N: usize>(x: &mut [f32; N], r: &[f32; N], iterations: usize) {
-    let mut v = *x;
+fn block<const FMA: bool>(
+    px: &mut [u8; BLOCK],
+    top: &[f32; BLOCK],
+    bottom: &[f32; BLOCK],
+    w0: f32,
+    w1: f32,
+    iterations: usize,
+) {
+    let mut x = [0f32; BLOCK];
+    let mut r = [0f32; BLOCK];
+    for k in 0..BLOCK {
+        // Division, not a multiplication by 1/255: bit-identical to the reference.
+        x[k] = px[k] as f32 / 255.0;
+        r[k] = madd::<FMA>(bottom[k], w1, top[k] * w0);
+    }
     for _ in 0..iterations {
-        for k in 0..N {
+        for k in 0..BLOCK {
             // x + r * (x^2 - x)
-            v[k] = madd::<FMA>(r[k], madd::<FMA>(v[k], v[k], -v[k]), v[k]);
+            x[k] = madd::<FMA>(r[k], madd::<FMA>(x[k], x[k], -x[k]), x[k]);
         }
     }
-    for k in 0..N {
-        // Clamped to 0..1 first, so truncation is floor and the value fits a u8.
-        x[k] = ((v[k].clamp(0.0, 1.0) * 255.0 + 0.5) as i32) as f32;
+    for k in 0..BLOCK {
+        // max/min map NaN to 0, and after the clamp the value is in 0..=255.5.
+        let v = x[k].max(0.0).min(1.0) * 255.0 + 0.5;
+        // SAFETY: v is finite and in 0..=255.5, so truncation fits an i32 (and is floor).
+        px[k] = unsafe { v.to_int_unchecked::<i32>() } as u8;
     }
 }

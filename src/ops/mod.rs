@@ -1,6 +1,7 @@
 //! Kernels: candle custom ops and the frame passes around the EFE.
 
 pub mod depthwise;
+pub mod dsc;
 pub mod fused;
 pub mod resample;
 

@@ -55,29 +55,8 @@ pub fn noise_image(w: usize, h: usize, channels: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// A model with deterministic pseudo-random weights (no reference data needed).
+/// A model with deterministic pseudo-random weights (no reference data needed),
+/// scaled up from PyTorch's default init so that it changes images visibly.
 pub fn synthetic_model(seed: u64) -> lowlight::Sgz {
-    use safetensors::{Dtype, tensor::TensorView};
-    let mut s = seed | 1;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        ((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32
-    };
-    let data: Vec<(String, Vec<usize>, Vec<u8>)> = lowlight::model::expected_tensors()
-        .into_iter()
-        .map(|(name, shape)| {
-            let fan_in: usize = shape[1..].iter().product::<usize>().max(1);
-            let scale = if name.ends_with("bias") { 0.1 } else { 1.5 / (fan_in as f32).sqrt() };
-            let n: usize = shape.iter().product();
-            let bytes = (0..n).flat_map(|_| (next() * scale).to_le_bytes()).collect();
-            (name, shape, bytes)
-        })
-        .collect();
-    let views: HashMap<String, TensorView> =
-        data.iter().map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap())).collect();
-    let bytes = safetensors::serialize(&views, None).unwrap();
-    let w = lowlight::EfeWeights::from_bytes(&bytes, "<synthetic>").unwrap();
-    lowlight::Sgz::from_weights(&w, &Device::Cpu).unwrap()
+    lowlight::Sgz::from_weights(&lowlight::EfeWeights::random(seed, 1.5), &Device::Cpu).unwrap()
 }
