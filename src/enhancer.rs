@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::frame::FrameLayout;
+use crate::frame::{FrameLayout, YuvLayout};
 use crate::model::{EfeBuffers, FusedEfe, Sgz};
 use crate::ops::fused::{FusedScratch, enhance_packed};
 use crate::ops::resample::{downscale_packed, low_res_size};
+use crate::ops::yuv::{YuvPlanes, YuvScratch, downscale_yuv, enhance_yuv};
 
 /// Settings of an [`Enhancer`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,6 +72,7 @@ struct Work {
     low: Vec<f32>,
     activations: EfeBuffers,
     fused: FusedScratch,
+    yuv: YuvScratch,
     times: StageTimes,
 }
 
@@ -82,7 +84,7 @@ impl Enhancer {
             .thread_name(|i| format!("lowlight-{i}"))
             .build()
             .map_err(|e| Error::Threads(e.to_string()))?;
-        let work = Work { efe: model.efe().fused()?, low: Vec::new(), activations: EfeBuffers::default(), fused: FusedScratch::default(), times: StageTimes::default() };
+        let work = Work { efe: model.efe().fused()?, low: Vec::new(), activations: EfeBuffers::default(), fused: FusedScratch::default(), yuv: YuvScratch::default(), times: StageTimes::default() };
         Ok(Self { options, pool, work })
     }
 
@@ -130,6 +132,27 @@ impl Enhancer {
             let t = Instant::now();
             enhance_packed(data, layout, work.activations.factor(), grid, iterations, strength, &mut work.fused);
             work.times.fused = t.elapsed();
+            Ok(())
+        })
+    }
+
+    /// Enhances a planar YUV frame (I420, NV12, Y444) in place, converting
+    /// with the layout's matrix and range; `planes[2]` is unused for NV12.
+    pub fn enhance_yuv(&mut self, planes: [&mut [u8]; 3], layout: &YuvLayout) -> Result<()> {
+        layout.validate([planes[0].len(), planes[1].len(), planes[2].len()])?;
+        let grid = low_res_size(layout.height, layout.width, self.options.scale_factor);
+        let EnhancerOptions { iterations, strength, .. } = self.options;
+        let work = &mut self.work;
+        self.pool.install(|| {
+            let t0 = Instant::now();
+            work.low.resize(3 * grid.0 * grid.1, 0.0);
+            let view = YuvPlanes { planes: [&*planes[0], &*planes[1], &*planes[2]], layout };
+            downscale_yuv(view, grid.0, grid.1, &mut work.low);
+            let t1 = Instant::now();
+            work.efe.run(&work.low, grid, &mut work.activations)?;
+            let t2 = Instant::now();
+            enhance_yuv(planes, layout, work.activations.factor(), grid, iterations, strength, &mut work.yuv);
+            work.times = StageTimes { downscale: t1 - t0, efe: t2 - t1, fused: t2.elapsed() };
             Ok(())
         })
     }

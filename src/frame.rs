@@ -142,6 +142,138 @@ impl FrameLayout {
     }
 }
 
+/// Planar 8-bit YUV formats, as decoders produce them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum YuvFormat {
+    /// Y plane, then U and V planes at half width and half height.
+    I420,
+    /// Y plane, then one plane of interleaved U,V pairs at half width and half height.
+    Nv12,
+    /// Y, U and V planes at full size.
+    Y444,
+}
+
+impl YuvFormat {
+    pub const ALL: [YuvFormat; 3] = [YuvFormat::I420, YuvFormat::Nv12, YuvFormat::Y444];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            YuvFormat::I420 => "I420",
+            YuvFormat::Nv12 => "NV12",
+            YuvFormat::Y444 => "Y444",
+        }
+    }
+
+    /// Horizontal and vertical chroma subsampling factors.
+    pub const fn subsampling(self) -> (usize, usize) {
+        match self {
+            YuvFormat::I420 | YuvFormat::Nv12 => (2, 2),
+            YuvFormat::Y444 => (1, 1),
+        }
+    }
+
+    pub const fn plane_count(self) -> usize {
+        match self {
+            YuvFormat::Nv12 => 2,
+            _ => 3,
+        }
+    }
+}
+
+impl fmt::Display for YuvFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The YUV <-> RGB matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum YuvMatrix {
+    /// SD video (and JPEG).
+    Bt601,
+    /// HD video.
+    #[default]
+    Bt709,
+}
+
+/// Code value range of Y and chroma.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum YuvRange {
+    /// Y in 16..=235, chroma in 16..=240 (video).
+    #[default]
+    Limited,
+    /// 0..=255.
+    Full,
+}
+
+/// Where the planes of a YUV frame lie: one buffer per plane, with its stride.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct YuvLayout {
+    pub width: usize,
+    pub height: usize,
+    pub format: YuvFormat,
+    /// Row strides of the Y, U (or UV) and V planes; the third is unused for NV12.
+    pub strides: [usize; 3],
+    pub matrix: YuvMatrix,
+    pub range: YuvRange,
+}
+
+impl YuvLayout {
+    /// A layout with rows packed back to back.
+    pub fn packed(width: usize, height: usize, format: YuvFormat, matrix: YuvMatrix, range: YuvRange) -> Self {
+        let mut l = YuvLayout { width, height, format, strides: [0; 3], matrix, range };
+        for i in 0..format.plane_count() {
+            l.strides[i] = l.plane_row_bytes(i);
+        }
+        l
+    }
+
+    /// Chroma plane size in samples: `(width, height)`.
+    pub fn chroma_size(&self) -> (usize, usize) {
+        let (sx, sy) = self.format.subsampling();
+        (self.width.div_ceil(sx), self.height.div_ceil(sy))
+    }
+
+    /// Bytes of one row of plane `i` that hold samples.
+    pub fn plane_row_bytes(&self, i: usize) -> usize {
+        match (i, self.format) {
+            (0, _) => self.width,
+            (1, YuvFormat::Nv12) => 2 * self.chroma_size().0,
+            _ => self.chroma_size().0,
+        }
+    }
+
+    pub fn plane_rows(&self, i: usize) -> usize {
+        if i == 0 { self.height } else { self.chroma_size().1 }
+    }
+
+    /// Smallest buffer that holds plane `i`.
+    pub fn plane_min_len(&self, i: usize) -> usize {
+        (self.plane_rows(i) - 1) * self.strides[i] + self.plane_row_bytes(i)
+    }
+
+    /// Checks the layout against the lengths of the plane buffers.
+    pub fn validate(&self, lens: [usize; 3]) -> Result<(), FrameError> {
+        if self.width == 0 || self.height == 0 {
+            return Err(FrameError::Empty { width: self.width, height: self.height });
+        }
+        for i in 0..self.format.plane_count() {
+            let row = self.plane_row_bytes(i);
+            if self.strides[i] < row {
+                return Err(FrameError::StrideTooSmall { stride: self.strides[i], row_bytes: row });
+            }
+            let needed = (self.plane_rows(i) - 1)
+                .checked_mul(self.strides[i])
+                .and_then(|b| b.checked_add(row))
+                .ok_or(FrameError::TooLarge { width: self.width, height: self.height })?;
+            if lens[i] < needed {
+                return Err(FrameError::BufferTooSmall { len: lens[i], needed });
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,5 +12,5 @@ pub mod ops;
 
 pub use enhancer::{Enhancer, EnhancerOptions, StageTimes};
 pub use error::{Error, FrameError, Result, WeightsError};
-pub use frame::{FrameLayout, PixelFormat};
+pub use frame::{FrameLayout, PixelFormat, YuvFormat, YuvLayout, YuvMatrix, YuvRange};
 pub use model::{EfeWeights, Sgz, SgzOutput};
