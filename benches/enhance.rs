@@ -1,13 +1,40 @@
-//! Core engine benchmark: ms per RGBx frame at 960x540, 1920x1080 and
-//! 3840x2160, single- and multi-threaded, split into stages.
+//! Core engine benchmark: ms per frame at 960x540, 1920x1080 and 3840x2160,
+//! RGBx and NV12, single- and multi-threaded, split into stages, next to the
+//! machine's floor for the fused pass (memory traffic and curve arithmetic).
 //!
-//! `cargo bench --bench enhance [-- --frames N]`
+//! `cargo bench --bench enhance [-- --frames N] [--threads N] [--format rgbx|nv12]`
 
+use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use lowlight::{EfeWeights, Enhancer, EnhancerOptions, FrameLayout, PixelFormat, Sgz, StageTimes};
+use lowlight::{
+    EfeWeights, Enhancer, EnhancerOptions, FrameLayout, PixelFormat, Sgz, StageTimes, YuvFormat, YuvLayout, YuvMatrix,
+    YuvRange,
+};
 
 const SIZES: [(usize, usize); 3] = [(960, 540), (1920, 1080), (3840, 2160)];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Rgbx,
+    Nv12,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Rgbx => "RGBx",
+            Format::Nv12 => "NV12",
+        }
+    }
+
+    fn bytes_per_pixel(self) -> f64 {
+        match self {
+            Format::Rgbx => 4.0,
+            Format::Nv12 => 1.5,
+        }
+    }
+}
 
 fn model() -> (Sgz, String) {
     let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/sgz/weights.safetensors");
@@ -21,17 +48,45 @@ fn model() -> (Sgz, String) {
 }
 
 /// A dark frame with structure, so the work is that of real footage.
-fn frame(w: usize, h: usize) -> Vec<u8> {
-    let mut v = vec![0u8; w * h * 4];
-    for y in 0..h {
-        for x in 0..w {
-            let p = (y * w + x) * 4;
-            v[p] = ((x * 7 + y * 3) % 60) as u8;
-            v[p + 1] = ((x * 3 + y * 5) % 50) as u8;
-            v[p + 2] = ((x + y * 11) % 40) as u8;
-        }
+fn dark_bytes(n: usize, seed: usize) -> Vec<u8> {
+    (0..n).map(|i| ((i * 7 + (i / 1920) * 3 + seed) % 60) as u8).collect()
+}
+
+/// One frame of a format, enhanced in place by `run`.
+struct Frame {
+    format: Format,
+    w: usize,
+    h: usize,
+    source: Vec<Vec<u8>>,
+    work: Vec<Vec<u8>>,
+}
+
+impl Frame {
+    fn new(format: Format, w: usize, h: usize) -> Self {
+        let source = match format {
+            Format::Rgbx => vec![dark_bytes(w * h * 4, 0)],
+            Format::Nv12 => {
+                let uv: Vec<u8> = dark_bytes(w.div_ceil(2) * h.div_ceil(2) * 2, 1).iter().map(|v| v + 100).collect();
+                vec![dark_bytes(w * h, 0).iter().map(|v| v + 16).collect(), uv]
+            }
+        };
+        Frame { format, w, h, work: source.clone(), source }
     }
-    v
+
+    fn run(&mut self, e: &mut Enhancer) {
+        for (dst, src) in self.work.iter_mut().zip(&self.source) {
+            dst.copy_from_slice(src);
+        }
+        match self.format {
+            Format::Rgbx => e.enhance(&mut self.work[0], &FrameLayout::packed(self.w, self.h, PixelFormat::Rgbx)),
+            Format::Nv12 => {
+                let l = YuvLayout::packed(self.w, self.h, YuvFormat::Nv12, YuvMatrix::Bt709, YuvRange::Limited);
+                let [y, uv] = &mut self.work[..] else { unreachable!() };
+                e.enhance_yuv([y, uv, &mut []], &l)
+            }
+        }
+        .expect("enhance");
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> f64 {
@@ -39,61 +94,127 @@ fn median(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1e3
 }
 
+/// Copy bandwidth in bytes per second (read + write counted), all threads.
+fn memory_bandwidth(threads: usize) -> f64 {
+    let n = 64 << 20;
+    let src = vec![1u8; n];
+    let mut dst = vec![0u8; n];
+    let chunk = n / threads;
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for (d, c) in dst.chunks_mut(chunk).zip(src.chunks(chunk)) {
+                s.spawn(move || d.copy_from_slice(c));
+            }
+        });
+        best = best.min(t.elapsed().as_secs_f64());
+        black_box(&dst);
+    }
+    2.0 * n as f64 / best
+}
+
+/// Fused multiply-adds per second, all threads (AVX2+FMA when the CPU has it).
+fn fma_rate(threads: usize) -> f64 {
+    const ITERS: usize = 20_000_000;
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| black_box(fma_loop(black_box(0.999), ITERS)));
+        }
+    });
+    (threads * ITERS * 64) as f64 / t.elapsed().as_secs_f64()
+}
+
+fn fma_loop(k: f32, iters: usize) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has the features.
+        return unsafe { fma_loop_avx2(k, iters) };
+    }
+    fma_body(k, iters)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn fma_loop_avx2(k: f32, iters: usize) -> f32 {
+    fma_body(k, iters)
+}
+
+/// 64 independent multiply-add chains per iteration (8 AVX vectors).
+#[inline(always)]
+fn fma_body(k: f32, iters: usize) -> f32 {
+    let mut acc = [0.5f32; 64];
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = a.mul_add(k, 0.001);
+        }
+    }
+    acc.iter().sum()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let frames = args
-        .iter()
-        .position(|a| a == "--frames")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(30usize);
-    let only_threads: Option<usize> =
-        args.iter().position(|a| a == "--threads").and_then(|i| args.get(i + 1)).and_then(|n| n.parse().ok());
+    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let frames: usize = arg("--frames").and_then(|n| n.parse().ok()).unwrap_or(30);
+    let only_threads: Option<usize> = arg("--threads").and_then(|n| n.parse().ok());
+    let formats = match arg("--format").as_deref() {
+        Some("rgbx") => vec![Format::Rgbx],
+        Some("nv12") => vec![Format::Nv12],
+        _ => vec![Format::Rgbx, Format::Nv12],
+    };
     let (model, what) = model();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    println!("lowlight core engine, RGBx, scale factor 12, 8 iterations, {what}");
-    println!("median of {frames} frames after 3 warm-up frames; {cores} cores available\n");
+    let bandwidth = memory_bandwidth(cores);
+    let fmas = fma_rate(cores);
+    println!("lowlight core engine, scale factor 12, 8 iterations, {what}");
+    println!("median of {frames} frames after 3 warm-up frames; {cores} cores");
     println!(
-        "| size      | threads | down-scale ms | EFE ms | fused pass ms | total ms |   fps |"
+        "machine: copy bandwidth {:.1} GB/s, {:.1} G fused multiply-adds/s ({cores} threads)",
+        bandwidth / 1e9,
+        fmas / 1e9
     );
-    println!("|-----------|--------:|--------------:|-------:|--------------:|---------:|------:|");
-    for (w, h) in SIZES {
-        let source = frame(w, h);
-        let layout = FrameLayout::packed(w, h, PixelFormat::Rgbx);
-        let mut thread_counts = vec![1];
-        if cores > 1 {
-            thread_counts.push(cores);
-        }
-        if let Some(t) = only_threads {
-            thread_counts = vec![t];
-        }
-        for threads in thread_counts {
-            let options = EnhancerOptions { threads, ..Default::default() };
-            let mut enhancer = Enhancer::new(model.clone(), options).expect("enhancer");
-            let mut buf = source.clone();
-            let (mut down, mut efe, mut fused, mut total) = (vec![], vec![], vec![], vec![]);
-            for i in 0..frames + 3 {
-                buf.copy_from_slice(&source);
-                let t = Instant::now();
-                enhancer.enhance(&mut buf, &layout).expect("enhance");
-                let elapsed = t.elapsed();
-                if i >= 3 {
-                    let StageTimes { downscale, efe: e, fused: f } = enhancer.last_stage_times();
-                    down.push(downscale);
-                    efe.push(e);
-                    fused.push(f);
-                    total.push(elapsed);
+    println!("floor: the frame read and written once, or 8 steps x 3 channels x 2 FMAs per pixel, whichever is slower\n");
+    println!("| format | size      | threads | down-scale ms | EFE ms | fused pass ms | total ms |   fps | floor ms | total/floor |");
+    println!("|--------|-----------|--------:|--------------:|-------:|--------------:|---------:|------:|---------:|------------:|");
+    for format in formats {
+        for (w, h) in SIZES {
+            let mut frame = Frame::new(format, w, h);
+            let pixels = (w * h) as f64;
+            let floor_ms = (2.0 * pixels * format.bytes_per_pixel() / bandwidth).max(pixels * 48.0 / fmas) * 1e3;
+            let thread_counts = match only_threads {
+                Some(t) => vec![t],
+                None if cores > 1 => vec![1, cores],
+                None => vec![1],
+            };
+            for threads in thread_counts {
+                let options = EnhancerOptions { threads, ..Default::default() };
+                let mut enhancer = Enhancer::new(model.clone(), options).expect("enhancer");
+                let (mut down, mut efe, mut fused, mut total) = (vec![], vec![], vec![], vec![]);
+                for i in 0..frames + 3 {
+                    let t = Instant::now();
+                    frame.run(&mut enhancer);
+                    let elapsed = t.elapsed();
+                    if i >= 3 {
+                        let StageTimes { downscale, efe: e, fused: f } = enhancer.last_stage_times();
+                        down.push(downscale);
+                        efe.push(e);
+                        fused.push(f);
+                        total.push(elapsed);
+                    }
                 }
+                let t = median(total);
+                println!(
+                    "| {:<6} | {:<9} | {threads:>7} | {:>13.2} | {:>6.2} | {:>13.2} | {t:>8.2} | {:>5.1} | {floor_ms:>8.2} | {:>11.1} |",
+                    format.name(),
+                    format!("{w}x{h}"),
+                    median(down),
+                    median(efe),
+                    median(fused),
+                    1e3 / t,
+                    t / floor_ms,
+                );
             }
-            let t = median(total);
-            println!(
-                "| {:<9} | {threads:>7} | {:>13.2} | {:>6.2} | {:>13.2} | {t:>8.2} | {:>5.1} |",
-                format!("{w}x{h}"),
-                median(down),
-                median(efe),
-                median(fused),
-                1e3 / t
-            );
         }
     }
 }

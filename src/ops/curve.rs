@@ -82,7 +82,7 @@ fn curve_f32_body<const FMA: bool>(x: &mut [f32], top: &[f32], bottom: &[f32], w
     }
 }
 
-fn has_avx2_fma() -> bool {
+pub fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")

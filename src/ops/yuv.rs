@@ -56,6 +56,39 @@ impl Coeffs {
         (y, (b - y) / (2.0 * (1.0 - self.kb)), (r - y) / (2.0 * (1.0 - self.kr)))
     }
 
+    /// A row of code values (chroma given per pixel, as f32) to planar RGB.
+    #[inline(always)]
+    fn rows_to_rgb(&self, y: &[u8], u: &[f32], v: &[f32], r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
+        let (ys, cs) = (1.0 / self.y_steps, 1.0 / self.c_steps);
+        let (rv, bu) = (2.0 * (1.0 - self.kr) * cs, 2.0 * (1.0 - self.kb) * cs);
+        let (gu, gv) = (-self.kb * bu / self.kg, -self.kr * rv / self.kg);
+        let n = y.len();
+        let (u, v, r, g, b) = (&u[..n], &v[..n], &mut r[..n], &mut g[..n], &mut b[..n]);
+        for x in 0..n {
+            let yy = (y[x] as f32 - self.y_off) * ys;
+            let (cu, cv) = (u[x] - 128.0, v[x] - 128.0);
+            r[x] = (yy + rv * cv).max(0.0).min(1.0);
+            g[x] = (yy + gu * cu + gv * cv).max(0.0).min(1.0);
+            b[x] = (yy + bu * cu).max(0.0).min(1.0);
+        }
+    }
+
+    /// Planar RGB to a row of Y code values and per-pixel unit chroma.
+    #[inline(always)]
+    fn rows_from_rgb(&self, r: &[f32], g: &[f32], b: &[f32], y: &mut [u8], cb: &mut [f32], cr: &mut [f32]) {
+        let (kb2, kr2) = (1.0 / (2.0 * (1.0 - self.kb)), 1.0 / (2.0 * (1.0 - self.kr)));
+        let n = y.len();
+        let (r, g, b, cb, cr) = (&r[..n], &g[..n], &b[..n], &mut cb[..n], &mut cr[..n]);
+        for x in 0..n {
+            let yy = self.kr * r[x] + self.kg * g[x] + self.kb * b[x];
+            let code = (yy * self.y_steps + self.y_off + 0.5).max(0.0).min(255.0);
+            // SAFETY: finite and in 0..=255 after the clamp (max/min drop NaN).
+            y[x] = unsafe { code.to_int_unchecked::<i32>() } as u8;
+            cb[x] = (b[x] - yy) * kb2;
+            cr[x] = (r[x] - yy) * kr2;
+        }
+    }
+
     #[inline(always)]
     pub fn y_code(&self, y: f32) -> u8 {
         quantise(y * self.y_steps + self.y_off)
@@ -133,6 +166,9 @@ pub fn downscale_yuv(frame: YuvPlanes<'_>, out_h: usize, out_w: usize, out: &mut
 #[derive(Default)]
 struct RowBuffers {
     rgb: Vec<f32>,
+    /// Per pixel: chroma code values in, then the new unit chroma out.
+    u: Vec<f32>,
+    v: Vec<f32>,
     cb: Vec<f32>,
     cr: Vec<f32>,
     count: Vec<f32>,
@@ -193,7 +229,7 @@ pub fn enhance_yuv(
     let ty = bilinear_taps(h, layout.height, true);
     let coeffs = Coeffs::new(layout.matrix, layout.range);
     let (_, sy) = layout.format.subsampling();
-    let (cw, ch) = layout.chroma_size();
+    let (_, ch) = layout.chroma_size();
     let [py, pu, pv] = planes;
 
     // Tasks of whole chroma rows: `sy` luma rows per chroma row.
@@ -212,44 +248,79 @@ pub fn enhance_yuv(
         pv[..min].chunks_mut(layout.strides[2] * chroma_rows_per_task).collect()
     };
 
-    luma.zip(chroma1).zip(v_chunks.into_par_iter()).enumerate().for_each_init(RowBuffers::default, |buf, (task, ((ys, us), vs))| {
-        buf.rgb.resize(3 * width, 0.0);
-        for k in 0..chroma_rows_per_task {
-            let cy = task * chroma_rows_per_task + k;
-            if cy >= ch {
+    let ctx = TaskContext { layout, coeffs, hrows, ty: &ty, iterations, chroma_rows_per_task };
+    let fma = crate::ops::curve::has_avx2_fma();
+    luma.zip(chroma1).zip(v_chunks.into_par_iter()).enumerate().for_each_init(
+        RowBuffers::default,
+        |buf, (task, ((ys, us), vs))| {
+            if fma {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has AVX2 and FMA.
+                unsafe {
+                    task_avx2_fma(&ctx, buf, task, ys, us, vs)
+                }
+            } else {
+                task_body(&ctx, buf, task, ys, us, vs)
+            }
+        },
+    );
+}
+
+/// What every task of the YUV pass shares.
+struct TaskContext<'a> {
+    layout: &'a YuvLayout,
+    coeffs: Coeffs,
+    hrows: &'a [f32],
+    ty: &'a [crate::ops::resample::Tap],
+    iterations: usize,
+    chroma_rows_per_task: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn task_avx2_fma(c: &TaskContext<'_>, buf: &mut RowBuffers, task: usize, ys: &mut [u8], us: &mut [u8], vs: &mut [u8]) {
+    task_body(c, buf, task, ys, us, vs)
+}
+
+/// One task: `chroma_rows_per_task` chroma rows and their luma rows.
+#[inline(always)]
+fn task_body(c: &TaskContext<'_>, buf: &mut RowBuffers, task: usize, ys: &mut [u8], us: &mut [u8], vs: &mut [u8]) {
+    let layout = c.layout;
+    let width = layout.width;
+    let (_, sy) = layout.format.subsampling();
+    let (cw, ch) = layout.chroma_size();
+    buf.rgb.resize(3 * width, 0.0);
+    for k in 0..c.chroma_rows_per_task {
+        let cy = task * c.chroma_rows_per_task + k;
+        if cy >= ch {
+            break;
+        }
+        let mut chroma = match layout.format {
+            YuvFormat::Nv12 => ChromaRow::Interleaved(&mut us[k * layout.strides[1]..][..2 * cw]),
+            _ => ChromaRow::Planar(&mut us[k * layout.strides[1]..][..cw], &mut vs[k * layout.strides[2]..][..cw]),
+        };
+        for v in [&mut buf.cb, &mut buf.cr, &mut buf.count] {
+            v.clear();
+            v.resize(cw, 0.0);
+        }
+        for dy in 0..sy {
+            let y = cy * sy + dy;
+            if y >= layout.height {
                 break;
             }
-            let mut chroma = match layout.format {
-                YuvFormat::Nv12 => ChromaRow::Interleaved(&mut us[k * layout.strides[1]..][..2 * cw]),
-                _ => ChromaRow::Planar(
-                    &mut us[k * layout.strides[1]..][..cw],
-                    &mut vs[k * layout.strides[2]..][..cw],
-                ),
-            };
-            buf.cb.clear();
-            buf.cb.resize(cw, 0.0);
-            buf.cr.clear();
-            buf.cr.resize(cw, 0.0);
-            buf.count.clear();
-            buf.count.resize(cw, 0.0);
-            for dy in 0..sy {
-                let y = cy * sy + dy;
-                if y >= layout.height {
-                    break;
-                }
-                let row = &mut ys[(k * sy + dy) * layout.strides[0]..][..width];
-                enhance_row(row, &mut chroma, buf, layout.format, &coeffs, hrows, &ty[y], iterations);
-            }
-            for cx in 0..cw {
-                let n = buf.count[cx];
-                chroma.set(cx, coeffs.c_code(buf.cb[cx] / n), coeffs.c_code(buf.cr[cx] / n));
-            }
+            let row = &mut ys[(k * sy + dy) * layout.strides[0]..][..width];
+            enhance_row(row, &mut chroma, buf, layout.format, &c.coeffs, c.hrows, &c.ty[y], c.iterations);
         }
-    });
+        for cx in 0..cw {
+            let n = buf.count[cx];
+            chroma.set(cx, c.coeffs.c_code(buf.cb[cx] / n), c.coeffs.c_code(buf.cr[cx] / n));
+        }
+    }
 }
 
 /// Converts one luma row with its chroma row to planar RGB, runs the curve,
 /// writes the new luma and adds the new chroma of each pixel to the sums.
+/// Every loop but the chroma replication runs over contiguous lanes.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn enhance_row(
@@ -264,26 +335,34 @@ fn enhance_row(
 ) {
     let width = row.len();
     let (sx, _) = format.subsampling();
+    buf.u.resize(width, 0.0);
+    buf.v.resize(width, 0.0);
+    for (x, (u, v)) in buf.u.iter_mut().zip(buf.v.iter_mut()).enumerate() {
+        let (cu, cv) = chroma.get(x / sx);
+        *u = cu as f32;
+        *v = cv as f32;
+    }
     let (r, rest) = buf.rgb.split_at_mut(width);
     let (g, b) = rest.split_at_mut(width);
-    for x in 0..width {
-        let (u, v) = chroma.get(x / sx);
-        let [rr, gg, bb] = coeffs.to_rgb(row[x], u, v);
-        r[x] = rr;
-        g[x] = gg;
-        b[x] = bb;
-    }
+    coeffs.rows_to_rgb(row, &buf.u, &buf.v, r, g, b);
     let top = &hrows[ry.i0 * 3 * width..(ry.i0 + 1) * 3 * width];
     let bottom = &hrows[ry.i1 * 3 * width..(ry.i1 + 1) * 3 * width];
     curve_f32(&mut buf.rgb, top, bottom, ry.w0, ry.w1, iterations);
     let (r, rest) = buf.rgb.split_at(width);
     let (g, b) = rest.split_at(width);
-    for x in 0..width {
-        let (yy, cb, cr) = coeffs.from_rgb(r[x], g[x], b[x]);
-        row[x] = coeffs.y_code(yy);
-        let cx = x / sx;
-        buf.cb[cx] += cb;
-        buf.cr[cx] += cr;
-        buf.count[cx] += 1.0;
+    // buf.u / buf.v now receive the new chroma of each pixel.
+    coeffs.rows_from_rgb(r, g, b, row, &mut buf.u, &mut buf.v);
+    if sx == 1 {
+        buf.cb.iter_mut().zip(&buf.u).for_each(|(s, c)| *s += c);
+        buf.cr.iter_mut().zip(&buf.v).for_each(|(s, c)| *s += c);
+        buf.count.iter_mut().for_each(|n| *n += 1.0);
+    } else {
+        for (cx, ((sb, sr), n)) in buf.cb.iter_mut().zip(buf.cr.iter_mut()).zip(buf.count.iter_mut()).enumerate() {
+            let (x0, x1) = (2 * cx, (2 * cx + 1).min(width - 1));
+            let k = if x1 > x0 { 2.0 } else { 1.0 };
+            *sb += buf.u[x0] + if x1 > x0 { buf.u[x1] } else { 0.0 };
+            *sr += buf.v[x0] + if x1 > x0 { buf.v[x1] } else { 0.0 };
+            *n += k;
+        }
     }
 }
