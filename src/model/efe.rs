@@ -37,15 +37,14 @@ impl DepthwiseSeparable {
     pub fn fused(&self, activation: Activation) -> Result<FusedDsc> {
         let v = |t: &Tensor| t.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>();
         let (cout, cin) = self.point_weight.dims2()?;
-        Ok(FusedDsc {
-            cin,
-            cout,
-            depth_weight: v(&self.depth_weight)?,
-            depth_bias: v(&self.depth_bias)?,
-            point_weight: v(&self.point_weight)?,
-            point_bias: v(&self.point_bias)?,
+        FusedDsc::new(
+            (cin, cout),
+            v(&self.depth_weight)?,
+            v(&self.depth_bias)?,
+            &v(&self.point_weight)?,
+            &v(&self.point_bias)?,
             activation,
-        })
+        )
     }
 }
 

@@ -14,7 +14,7 @@ const CO_BLOCK: usize = 4;
 /// Pixels computed together (two AVX vectors).
 const PX_BLOCK: usize = 16;
 /// Rows of one task; bounds the intermediate to `cin * rows * width` floats.
-const BAND_ROWS: usize = 2;
+const BAND_ROWS: usize = 8;
 /// Widest layer input (the EFE's concatenations have 64 channels).
 const MAX_CIN: usize = 64;
 
@@ -24,23 +24,60 @@ pub enum Activation {
     Tanh,
 }
 
-/// One depthwise-separable layer's weights, row-major f32.
+thread_local! {
+    /// The depthwise output of one band, `[cin][stride]`.
+    static MID: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One depthwise-separable layer's weights, laid out for the kernel.
 #[derive(Debug, Clone)]
 pub struct FusedDsc {
-    pub cin: usize,
-    pub cout: usize,
+    cin: usize,
+    cout: usize,
     /// `[cin, 9]`
-    pub depth_weight: Vec<f32>,
+    depth_weight: Vec<f32>,
     /// `[cin]`
-    pub depth_bias: Vec<f32>,
-    /// `[cout, cin]`
-    pub point_weight: Vec<f32>,
-    /// `[cout]`
-    pub point_bias: Vec<f32>,
-    pub activation: Activation,
+    depth_bias: Vec<f32>,
+    /// `[cout / CO_BLOCK][cin][CO_BLOCK]`: the pointwise weights of each block
+    /// of output channels, input channel by input channel (zero-padded).
+    point_blocks: Vec<[f32; CO_BLOCK]>,
+    /// `[cout / CO_BLOCK][CO_BLOCK]`
+    bias_blocks: Vec<[f32; CO_BLOCK]>,
+    activation: Activation,
 }
 
 impl FusedDsc {
+    /// From row-major weights: depthwise `[cin, 9]` and `[cin]`, pointwise
+    /// `[cout, cin]` and `[cout]`.
+    pub fn new(
+        (cin, cout): (usize, usize),
+        depth_weight: Vec<f32>,
+        depth_bias: Vec<f32>,
+        point_weight: &[f32],
+        point_bias: &[f32],
+        activation: Activation,
+    ) -> Result<Self> {
+        if cin > MAX_CIN
+            || depth_weight.len() != cin * 9
+            || depth_bias.len() != cin
+            || point_weight.len() != cout * cin
+            || point_bias.len() != cout
+        {
+            bail!("dsc: weights do not form a {cin} -> {cout} layer (at most {MAX_CIN} inputs)")
+        }
+        let blocks = cout.div_ceil(CO_BLOCK);
+        let mut point_blocks = vec![[0f32; CO_BLOCK]; blocks * cin];
+        let mut bias_blocks = vec![[0f32; CO_BLOCK]; blocks];
+        for co in 0..cout {
+            let (blk, k) = (co / CO_BLOCK, co % CO_BLOCK);
+            bias_blocks[blk][k] = point_bias[co];
+            for ci in 0..cin {
+                point_blocks[blk * cin + ci][k] = point_weight[co * cin + ci];
+            }
+        }
+        Ok(Self { cin, cout, depth_weight, depth_bias, point_blocks, bias_blocks, activation })
+    }
+
     /// Applies the layer to `[1, cin, H, W]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1_no_bwd(self)
@@ -80,16 +117,19 @@ impl FusedDsc {
         let bands: Vec<usize> = (0..h).step_by(BAND_ROWS).collect();
         let out_ptr = SendPtr(out.as_mut_ptr());
         let fma = has_avx2_fma();
-        bands.par_iter().for_each_init(Vec::new, |mid, &y0| {
-            if fma {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has AVX2 and FMA.
-                unsafe {
-                    self.band_avx2_fma(&planes, mid, y0, h, w, &out_ptr)
+        bands.par_iter().for_each(|&y0| {
+            // Each worker thread keeps its band buffer across layers and frames.
+            MID.with_borrow_mut(|mid| {
+                if fma {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    unsafe {
+                        self.band_avx2_fma(&planes, mid, y0, h, w, &out_ptr)
+                    }
+                } else {
+                    self.band::<false>(&planes, mid, y0, h, w, &out_ptr);
                 }
-            } else {
-                self.band::<false>(&planes, mid, y0, h, w, &out_ptr);
-            }
+            })
         });
         Ok(())
     }
@@ -108,8 +148,11 @@ impl FusedDsc {
             let rows = BAND_ROWS.min(h - y0);
             let n = rows * w;
             let stride = n.next_multiple_of(PX_BLOCK);
-            mid.clear();
-            mid.resize(self.cin * stride, 0.0);
+            // Lanes past `n` are read by the last pixel block and never stored:
+            // the buffer only grows, it is never cleared.
+            if mid.len() < self.cin * stride {
+                mid.resize(self.cin * stride, 0.0);
+            }
             for (c, src) in planes.iter().enumerate() {
                 let k = &self.depth_weight[c * 9..c * 9 + 9];
                 let dst = &mut mid[c * stride..c * stride + n];
@@ -134,26 +177,21 @@ impl FusedDsc {
         let cin = self.cin;
         for co0 in (0..self.cout).step_by(CO_BLOCK) {
             let cos = CO_BLOCK.min(self.cout - co0);
-            let mut wt = [[0f32; CO_BLOCK]; MAX_CIN];
-            for (ci, row) in wt.iter_mut().enumerate().take(cin) {
-                for (k, v) in row.iter_mut().enumerate().take(cos) {
-                    *v = self.point_weight[(co0 + k) * cin + ci];
-                }
-            }
-            let mut bias = [0f32; CO_BLOCK];
-            bias[..cos].copy_from_slice(&self.point_bias[co0..co0 + cos]);
+            let blk = co0 / CO_BLOCK;
+            let wt = &self.point_blocks[blk * cin..(blk + 1) * cin];
+            let bias = &self.bias_blocks[blk];
             for p0 in (0..n).step_by(PX_BLOCK) {
                 let acc = if FMA {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: FMA is only set when the CPU has AVX2 and FMA; `mid`
                     // holds PX_BLOCK floats from p0 in every row (padded stride).
                     unsafe {
-                        pointwise_block_avx2(mid, stride, p0, &wt[..cin], &bias)
+                        pointwise_block_avx2(mid, stride, p0, wt, bias)
                     }
                     #[cfg(not(target_arch = "x86_64"))]
                     unreachable!()
                 } else {
-                    pointwise_block(mid, stride, p0, &wt[..cin], &bias)
+                    pointwise_block(mid, stride, p0, wt, bias)
                 };
                 let len = PX_BLOCK.min(n - p0);
                 for (k, a) in acc.iter().enumerate().take(cos) {
@@ -254,17 +292,41 @@ impl SendPtr {
 }
 
 /// One output row of a depthwise 3x3 conv with zero padding, plus bias.
+/// All nine taps of an output are summed in registers (one store per output).
 #[inline(always)]
 fn depthwise_row<const FMA: bool>(src: &[f32], k: &[f32], bias: f32, y: usize, h: usize, w: usize, dst: &mut [f32]) {
-    dst.fill(bias);
-    for i in 0..3 {
-        let Some(sy) = (y + i).checked_sub(1).filter(|&sy| sy < h) else { continue };
-        let s = &src[sy * w..(sy + 1) * w];
+    let row = |i: usize| (y + i).checked_sub(1).filter(|&sy| sy < h).map(|sy| &src[sy * w..(sy + 1) * w]);
+    let rows = [row(0), row(1), row(2)];
+    let dst = &mut dst[..w];
+    // Taps that read outside the image are left out: the edges are summed separately.
+    let edge = |x: usize| -> f32 {
+        let mut acc = bias;
+        for (i, r) in rows.iter().enumerate() {
+            let Some(r) = r else { continue };
+            for j in 0..3 {
+                if let Some(sx) = (x + j).checked_sub(1).filter(|&sx| sx < w) {
+                    acc = madd::<FMA>(k[i * 3 + j], r[sx], acc);
+                }
+            }
+        }
+        acc
+    };
+    dst[0] = edge(0);
+    if w == 1 {
+        return;
+    }
+    dst[w - 1] = edge(w - 1);
+    let interior = &mut dst[1..w - 1];
+    let n = interior.len();
+    interior.fill(bias);
+    // Rows are added one at a time, three taps each, which keeps the loop
+    // free of branches (absent rows are simply skipped).
+    for (i, r) in rows.iter().enumerate() {
+        let Some(r) = r else { continue };
+        let (a, b, c) = (&r[..n], &r[1..n + 1], &r[2..n + 2]);
         let (k0, k1, k2) = (k[i * 3], k[i * 3 + 1], k[i * 3 + 2]);
-        dst.iter_mut().zip(s).for_each(|(d, &v)| *d = madd::<FMA>(k1, v, *d));
-        if w > 1 {
-            dst[1..].iter_mut().zip(&s[..w - 1]).for_each(|(d, &v)| *d = madd::<FMA>(k0, v, *d));
-            dst[..w - 1].iter_mut().zip(&s[1..]).for_each(|(d, &v)| *d = madd::<FMA>(k2, v, *d));
+        for x in 0..n {
+            interior[x] = madd::<FMA>(k2, c[x], madd::<FMA>(k1, b[x], madd::<FMA>(k0, a[x], interior[x])));
         }
     }
 }
