@@ -9,6 +9,7 @@ use crate::model::{EfeBuffers, FusedEfe, Sgz};
 use crate::ops::fused::{FusedScratch, enhance_packed};
 use crate::ops::resample::{downscale_packed, low_res_size};
 use crate::ops::yuv::{YuvPlanes, YuvScratch, downscale_yuv, enhance_yuv};
+use crate::temporal::TemporalFilter;
 
 /// Settings of an [`Enhancer`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,11 +22,16 @@ pub struct EnhancerOptions {
     pub strength: f32,
     /// Worker threads; 0 uses every core (or `RAYON_NUM_THREADS`).
     pub threads: usize,
+    /// Weight of the previous frames' factor map (0..1): 0 enhances every
+    /// frame on its own, as the paper does; see [`crate::temporal`].
+    pub temporal_smoothing: f32,
+    /// Run the EFE every N frames (>= 1) and reuse its map in between.
+    pub factor_interval: usize,
 }
 
 impl Default for EnhancerOptions {
     fn default() -> Self {
-        Self { scale_factor: 12, iterations: 8, strength: 1.0, threads: 0 }
+        Self { scale_factor: 12, iterations: 8, strength: 1.0, threads: 0, temporal_smoothing: 0.0, factor_interval: 1 }
     }
 }
 
@@ -39,6 +45,12 @@ impl EnhancerOptions {
         }
         if !(0.0..=1.0).contains(&self.strength) {
             return Err(Error::Options(format!("strength {} is outside 0..=1", self.strength)));
+        }
+        if !(0.0..=1.0).contains(&self.temporal_smoothing) {
+            return Err(Error::Options(format!("temporal smoothing {} is outside 0..=1", self.temporal_smoothing)));
+        }
+        if !(1..=1000).contains(&self.factor_interval) {
+            return Err(Error::Options(format!("factor interval {} is outside 1..=1000", self.factor_interval)));
         }
         Ok(())
     }
@@ -73,6 +85,7 @@ struct Work {
     activations: EfeBuffers,
     fused: FusedScratch,
     yuv: YuvScratch,
+    temporal: TemporalFilter,
     times: StageTimes,
 }
 
@@ -84,7 +97,7 @@ impl Enhancer {
             .thread_name(|i| format!("lowlight-{i}"))
             .build()
             .map_err(|e| Error::Threads(e.to_string()))?;
-        let work = Work { efe: model.efe().fused()?, low: Vec::new(), activations: EfeBuffers::default(), fused: FusedScratch::default(), yuv: YuvScratch::default(), times: StageTimes::default() };
+        let work = Work { efe: model.efe().fused()?, low: Vec::new(), activations: EfeBuffers::default(), fused: FusedScratch::default(), yuv: YuvScratch::default(), temporal: TemporalFilter::default(), times: StageTimes::default() };
         Ok(Self { options, pool, work })
     }
 
@@ -116,8 +129,18 @@ impl Enhancer {
         layout.validate(data.len())?;
         let grid = low_res_size(layout.height, layout.width, self.options.scale_factor);
         let work = &mut self.work;
-        self.pool.install(|| work.factor_low(data, layout, grid))?;
-        Ok((work.activations.factor().to_vec(), grid))
+        self.pool.install(|| {
+            work.low.resize(3 * grid.0 * grid.1, 0.0);
+            downscale_packed(data, layout, grid.0, grid.1, &mut work.low);
+            Ok::<_, Error>(work.efe.run(&work.low, grid, &mut work.activations)?.to_vec())
+        })
+        .map(|f| (f, grid))
+    }
+
+    /// Forgets the temporal state (call on seeks and flushes): the next
+    /// frame is enhanced on its own.
+    pub fn reset_temporal_state(&mut self) {
+        self.work.temporal.reset();
     }
 
     /// Enhances a packed 8-bit frame in place. Alpha and padding bytes, and
@@ -125,12 +148,13 @@ impl Enhancer {
     pub fn enhance(&mut self, data: &mut [u8], layout: &FrameLayout) -> Result<()> {
         layout.validate(data.len())?;
         let grid = low_res_size(layout.height, layout.width, self.options.scale_factor);
-        let EnhancerOptions { iterations, strength, .. } = self.options;
+        let options = self.options;
         let work = &mut self.work;
         self.pool.install(|| {
-            work.factor_low(data, layout, grid)?;
+            work.factor(grid, &options, |low| downscale_packed(data, layout, grid.0, grid.1, low))?;
             let t = Instant::now();
-            enhance_packed(data, layout, work.activations.factor(), grid, iterations, strength, &mut work.fused);
+            let factor = work.temporal.factor();
+            enhance_packed(data, layout, factor, grid, options.iterations, options.strength, &mut work.fused);
             work.times.fused = t.elapsed();
             Ok(())
         })
@@ -141,31 +165,40 @@ impl Enhancer {
     pub fn enhance_yuv(&mut self, planes: [&mut [u8]; 3], layout: &YuvLayout) -> Result<()> {
         layout.validate([planes[0].len(), planes[1].len(), planes[2].len()])?;
         let grid = low_res_size(layout.height, layout.width, self.options.scale_factor);
-        let EnhancerOptions { iterations, strength, .. } = self.options;
+        let options = self.options;
         let work = &mut self.work;
         self.pool.install(|| {
-            let t0 = Instant::now();
-            work.low.resize(3 * grid.0 * grid.1, 0.0);
             let view = YuvPlanes { planes: [&*planes[0], &*planes[1], &*planes[2]], layout };
-            downscale_yuv(view, grid.0, grid.1, &mut work.low);
-            let t1 = Instant::now();
-            work.efe.run(&work.low, grid, &mut work.activations)?;
-            let t2 = Instant::now();
-            enhance_yuv(planes, layout, work.activations.factor(), grid, iterations, strength, &mut work.yuv);
-            work.times = StageTimes { downscale: t1 - t0, efe: t2 - t1, fused: t2.elapsed() };
+            work.factor(grid, &options, |low| downscale_yuv(view, grid.0, grid.1, low))?;
+            let t = Instant::now();
+            let factor = work.temporal.factor();
+            enhance_yuv(planes, layout, factor, grid, options.iterations, options.strength, &mut work.yuv);
+            work.times.fused = t.elapsed();
             Ok(())
         })
     }
 }
 
 impl Work {
-    /// Down-scale and EFE; the factor map is left in `self.activations`.
-    fn factor_low(&mut self, data: &[u8], layout: &FrameLayout, (h, w): (usize, usize)) -> Result<()> {
+    /// Down-scale (by `downscale` into the low-res buffer), then the EFE and
+    /// the temporal filter; the map to apply is left in `self.temporal`.
+    fn factor(
+        &mut self,
+        grid: (usize, usize),
+        options: &EnhancerOptions,
+        downscale: impl FnOnce(&mut [f32]),
+    ) -> Result<()> {
         let t0 = Instant::now();
-        self.low.resize(3 * h * w, 0.0);
-        downscale_packed(data, layout, h, w, &mut self.low);
+        self.low.resize(3 * grid.0 * grid.1, 0.0);
+        downscale(&mut self.low);
         let t1 = Instant::now();
-        self.efe.run(&self.low, (h, w), &mut self.activations)?;
+        let cut = self.temporal.is_scene_cut(&self.low, grid);
+        if self.temporal.needs_efe(cut, options.factor_interval) {
+            let factor = self.efe.run(&self.low, grid, &mut self.activations)?;
+            self.temporal.update(&self.low, grid, factor, options.temporal_smoothing, cut);
+        } else {
+            self.temporal.skip(&self.low, grid);
+        }
         self.times.downscale = t1 - t0;
         self.times.efe = t1.elapsed();
         Ok(())

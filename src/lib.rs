@@ -9,6 +9,7 @@ pub mod error;
 pub mod frame;
 pub mod model;
 pub mod ops;
+pub mod temporal;
 
 pub use enhancer::{Enhancer, EnhancerOptions, StageTimes};
 pub use error::{Error, FrameError, Result, WeightsError};

@@ -84,6 +84,7 @@ fn enhance(args: EnhanceArgs) -> Result<()> {
         iterations: args.iterations as usize,
         strength: args.strength,
         threads: args.threads,
+        ..Default::default()
     };
     options.validate()?;
     if !args.input.exists() {
