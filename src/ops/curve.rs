@@ -26,6 +26,23 @@ fn curve_row_avx2_fma(row: &mut [u8], top: &[f32], bottom: &[f32], w0: f32, w1: 
     curve_row_body::<true>(row, top, bottom, w0, w1, iterations);
 }
 
+/// `v / 255` rounded as the reference rounds it (a plain multiplication by
+/// 1/255 is off by an ulp for 126 of the 256 values). With FMA, one residual
+/// step after the multiplication gives the correctly rounded quotient at a
+/// fraction of the cost of a division (checked for all 256 values in tests).
+#[inline(always)]
+pub(crate) fn unit<const FMA: bool>(v: u8) -> f32 {
+    const INV: f32 = 1.0 / 255.0;
+    let v = v as f32;
+    if FMA {
+        let q = v * INV;
+        let residual = (-q).mul_add(255.0, v);
+        residual.mul_add(INV, q)
+    } else {
+        v / 255.0
+    }
+}
+
 /// `r = top * w0 + bottom * w1`, then `iterations` times `x = x + r (x^2 - x)`.
 #[inline(always)]
 fn steps<const FMA: bool>(x: &mut [f32; BLOCK], top: &[f32; BLOCK], bottom: &[f32; BLOCK], w0: f32, w1: f32, iterations: usize) {
@@ -93,6 +110,17 @@ pub fn has_avx2_fma() -> bool {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unit_is_the_correctly_rounded_quotient() {
+        for v in 0..=255u8 {
+            assert_eq!(super::unit::<true>(v).to_bits(), (v as f32 / 255.0).to_bits(), "{v}");
+            assert_eq!(super::unit::<false>(v).to_bits(), (v as f32 / 255.0).to_bits(), "{v}");
+        }
+    }
+}
+
 #[inline(always)]
 fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
@@ -129,8 +157,7 @@ fn block<const FMA: bool>(
 ) {
     let mut x = [0f32; BLOCK];
     for k in 0..BLOCK {
-        // Division, not a multiplication by 1/255: bit-identical to the reference.
-        x[k] = px[k] as f32 / 255.0;
+        x[k] = unit::<FMA>(px[k]);
     }
     steps::<FMA>(&mut x, top, bottom, w0, w1, iterations);
     for k in 0..BLOCK {
