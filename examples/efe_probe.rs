@@ -9,9 +9,9 @@ fn main() {
     let mut b = EfeBuffers::default();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(std::env::args().nth(1).map(|s| s.parse().unwrap()).unwrap_or(1)).build().unwrap();
     pool.install(|| {
-        for _ in 0..5 { f.run(&input, (h, w), &mut b).unwrap(); }
+        for _ in 0..1 { f.run(&input, (h, w), &mut b).unwrap(); }
         let t = Instant::now();
-        let n = 100;
+        let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
         for _ in 0..n { f.run(&input, (h, w), &mut b).unwrap(); }
         println!("EFE {h}x{w}: {:.3} ms", t.elapsed().as_secs_f64() * 1e3 / n as f64);
     });

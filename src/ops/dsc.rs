@@ -181,19 +181,16 @@ impl FusedDsc {
             let wt = &self.point_blocks[blk * cin..(blk + 1) * cin];
             let bias = &self.bias_blocks[blk];
             for p0 in (0..n).step_by(PX_BLOCK) {
-                let acc = if FMA {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: FMA is only set when the CPU has AVX2 and FMA; `mid`
-                    // holds PX_BLOCK floats from p0 in every row (padded stride).
-                    unsafe {
-                        pointwise_block_avx2(mid, stride, p0, wt, bias)
-                    }
-                    #[cfg(not(target_arch = "x86_64"))]
-                    unreachable!()
-                } else {
-                    pointwise_block(mid, stride, p0, wt, bias)
-                };
                 let len = PX_BLOCK.min(n - p0);
+                #[cfg(target_arch = "x86_64")]
+                if FMA && len == PX_BLOCK && self.activation == Activation::Relu {
+                    // SAFETY: FMA is only set when the CPU has AVX2 and FMA; `mid`
+                    // holds PX_BLOCK floats from p0 in every row (padded stride)
+                    // and every output row holds PX_BLOCK floats from p0.
+                    unsafe { pointwise_relu_block_avx2(mid, stride, p0, wt, bias, &mut out[co0..co0 + cos]) };
+                    continue;
+                }
+                let acc = pointwise_block(mid, stride, p0, wt, bias);
                 for (k, a) in acc.iter().enumerate().take(cos) {
                     let dst = &mut out[co0 + k][p0..p0 + len];
                     match self.activation {
@@ -222,19 +219,24 @@ fn pointwise_block(mid: &[f32], stride: usize, p0: usize, wt: &[[f32; CO_BLOCK]]
     acc
 }
 
-/// The same block with eight AVX accumulators held in registers.
+/// A full block with eight AVX accumulators held in registers, ReLU, and
+/// stores straight into the `out.len() <= CO_BLOCK` output rows.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn pointwise_block_avx2(mid: &[f32], stride: usize, p0: usize, wt: &[[f32; CO_BLOCK]], bias: &[f32; CO_BLOCK]) -> Acc {
+fn pointwise_relu_block_avx2(
+    mid: &[f32],
+    stride: usize,
+    p0: usize,
+    wt: &[[f32; CO_BLOCK]],
+    bias: &[f32; CO_BLOCK],
+    out: &mut [&mut [f32]],
+) {
     use std::arch::x86_64::*;
     const _: () = assert!(CO_BLOCK == 4 && PX_BLOCK == 16);
     assert!(wt.is_empty() || (wt.len() - 1) * stride + p0 + PX_BLOCK <= mid.len());
-    let mut a = [_mm256_setzero_ps(); 8];
-    for k in 0..4 {
-        a[2 * k] = _mm256_set1_ps(bias[k]);
-        a[2 * k + 1] = a[2 * k];
-    }
-    let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7] = a;
+    assert!(out.len() <= CO_BLOCK && out.iter().all(|o| o.len() >= p0 + PX_BLOCK));
+    let [mut a0, mut a2, mut a4, mut a6] = bias.map(|b| _mm256_set1_ps(b));
+    let (mut a1, mut a3, mut a5, mut a7) = (a0, a2, a4, a6);
     for (ci, w) in wt.iter().enumerate() {
         // SAFETY: bounds asserted above.
         let (m0, m1) = unsafe {
@@ -254,15 +256,15 @@ fn pointwise_block_avx2(mid: &[f32], stride: usize, p0: usize, wt: &[[f32; CO_BL
         a6 = _mm256_fmadd_ps(w3, m0, a6);
         a7 = _mm256_fmadd_ps(w3, m1, a7);
     }
-    let mut acc: Acc = [[0.0; PX_BLOCK]; CO_BLOCK];
-    for (k, (lo, hi)) in [(a0, a1), (a2, a3), (a4, a5), (a6, a7)].into_iter().enumerate() {
-        // SAFETY: each row of `acc` holds 16 floats.
+    let zero = _mm256_setzero_ps();
+    for (row, (lo, hi)) in out.iter_mut().zip([(a0, a1), (a2, a3), (a4, a5), (a6, a7)]) {
+        // SAFETY: each output row holds 16 floats from p0 (asserted above).
         unsafe {
-            _mm256_storeu_ps(acc[k].as_mut_ptr(), lo);
-            _mm256_storeu_ps(acc[k].as_mut_ptr().add(8), hi);
+            let p = row.as_mut_ptr().add(p0);
+            _mm256_storeu_ps(p, _mm256_max_ps(lo, zero));
+            _mm256_storeu_ps(p.add(8), _mm256_max_ps(hi, zero));
         }
     }
-    acc
 }
 
 #[inline(always)]
