@@ -9,7 +9,9 @@ pub mod error;
 pub mod frame;
 pub mod model;
 pub mod ops;
+pub mod quality;
 pub mod temporal;
+pub mod train;
 
 pub use enhancer::{Enhancer, EnhancerOptions, StageTimes};
 pub use error::{Error, FrameError, Result, WeightsError};

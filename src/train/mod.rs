@@ -1,0 +1,12 @@
+//! Training: the SGZ losses (zero-reference and semantic), the weighted
+//! objective, and the optimiser (PyTorch's Adam and gradient-norm clipping).
+
+pub mod focal;
+pub mod losses;
+pub mod objective;
+pub mod optim;
+
+pub use focal::{argmax_target, focal_loss};
+pub use losses::{color_loss, exposure_loss, spatial_consistency_loss, tv_loss};
+pub use objective::{LossTerms, LossWeights, Objective};
+pub use optim::{Adam, AdamConfig, ParamState, clip_grad_norm, named_vars};
