@@ -37,16 +37,19 @@ impl Coeffs {
         Coeffs { kr, kb, kg: 1.0 - kr - kb, y_off, y_steps, c_steps }
     }
 
-    /// Code values to RGB in 0..1 (clamped).
+    /// Code values to RGB in 0..1 (clamped), with the same arithmetic as the
+    /// row conversion of the fused pass and the CUDA kernels.
     #[inline(always)]
     pub fn to_rgb(&self, y: u8, u: u8, v: u8) -> [f32; 3] {
-        let yy = (y as f32 - self.y_off) / self.y_steps;
-        let cb = (u as f32 - 128.0) / self.c_steps;
-        let cr = (v as f32 - 128.0) / self.c_steps;
-        let r = yy + 2.0 * (1.0 - self.kr) * cr;
-        let b = yy + 2.0 * (1.0 - self.kb) * cb;
-        let g = (yy - self.kr * r - self.kb * b) / self.kg;
-        [r.clamp(0.0, 1.0), g.clamp(0.0, 1.0), b.clamp(0.0, 1.0)]
+        let (mut r, mut g, mut b) = ([0f32], [0f32], [0f32]);
+        self.rows_to_rgb(&[y], &[u as f32], &[v as f32], &mut r, &mut g, &mut b);
+        [r[0], g[0], b[0]]
+    }
+
+    /// The numbers of the CUDA kernels' `ll_yuv_coeffs`:
+    /// `[kr, kb, kg, y_off, y_steps, c_steps]`.
+    pub fn to_array(&self) -> [f32; 6] {
+        [self.kr, self.kb, self.kg, self.y_off, self.y_steps, self.c_steps]
     }
 
     /// RGB to unit luma and chroma: `(y, cb, cr)` (y in 0..1, chroma in -0.5..0.5).
