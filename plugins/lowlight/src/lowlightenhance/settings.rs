@@ -1,0 +1,151 @@
+//! The element's properties: their specs (nick, blurb, range, default, when
+//! they may change) and the `Settings` they are stored in.
+
+use gst::glib;
+use gst::prelude::*;
+
+pub const DEFAULT_MODEL: &str = "";
+pub const DEFAULT_SCALE_FACTOR: u32 = 12;
+pub const DEFAULT_ITERATIONS: u32 = 8;
+pub const DEFAULT_STRENGTH: f64 = 1.0;
+pub const DEFAULT_THREADS: u32 = 0;
+pub const DEFAULT_DEVICE: Device = Device::Auto;
+
+/// Where the model runs.
+#[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstLowlightDevice")]
+pub enum Device {
+    #[enum_value(name = "Auto: CUDA when this build has it and a GPU is present, else the CPU", nick = "auto")]
+    Auto = 0,
+    #[enum_value(name = "CPU", nick = "cpu")]
+    Cpu = 1,
+    #[enum_value(name = "CUDA GPU (fails at start in a build without CUDA support)", nick = "cuda")]
+    Cuda = 2,
+}
+
+/// Property values; read by `start()` (model, threads, device) and by every
+/// frame (scale-factor, iterations, strength).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Safetensors weights file; empty selects the embedded default model.
+    pub model: String,
+    pub scale_factor: u32,
+    pub iterations: u32,
+    pub strength: f64,
+    pub threads: u32,
+    pub device: Device,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: DEFAULT_MODEL.into(),
+            scale_factor: DEFAULT_SCALE_FACTOR,
+            iterations: DEFAULT_ITERATIONS,
+            strength: DEFAULT_STRENGTH,
+            threads: DEFAULT_THREADS,
+            device: DEFAULT_DEVICE,
+        }
+    }
+}
+
+/// Properties that are read only in `start()`: they may change in NULL and
+/// READY; while the element runs a new value is refused.
+pub const START_ONLY: [&str; 3] = ["model", "threads", "device"];
+
+pub fn param_specs() -> Vec<glib::ParamSpec> {
+    vec![
+        glib::ParamSpecString::builder("model")
+            .nick("Model file")
+            .blurb(
+                "Path of the SGZ weights (safetensors) loaded when the element starts; \
+                 empty uses the model embedded in the plugin. A missing or corrupt file \
+                 stops the pipeline with an error naming the file.",
+            )
+            .default_value(Some(DEFAULT_MODEL))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("scale-factor")
+            .nick("Scale factor")
+            .blurb(
+                "The network runs on a copy of the frame this many times smaller in each \
+                 direction: higher is faster, lower follows finer detail (the model was \
+                 trained with 12). Takes effect on the next frame.",
+            )
+            .minimum(1)
+            .maximum(64)
+            .default_value(DEFAULT_SCALE_FACTOR)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecUInt::builder("iterations")
+            .nick("Curve iterations")
+            .blurb(
+                "Steps of the brightening curve x + r(x^2 - x) applied to each pixel (the \
+                 model was trained with 8; fewer brighten less). Takes effect on the next frame.",
+            )
+            .minimum(1)
+            .maximum(16)
+            .default_value(DEFAULT_ITERATIONS)
+            .mutable_playing()
+            .build(),
+        glib::ParamSpecDouble::builder("strength")
+            .nick("Strength")
+            .blurb(
+                "How much of the enhancement to apply: 0 leaves frames as they are, 1 is \
+                 the full model. May change while playing; applies from the next frame.",
+            )
+            .minimum(0.0)
+            .maximum(1.0)
+            .default_value(DEFAULT_STRENGTH)
+            .mutable_playing()
+            .controllable()
+            .build(),
+        glib::ParamSpecUInt::builder("threads")
+            .nick("Threads")
+            .blurb(
+                "Worker threads of this element; 0 uses every core (or RAYON_NUM_THREADS \
+                 when set). Read when the element starts.",
+            )
+            .minimum(0)
+            .maximum(256)
+            .default_value(DEFAULT_THREADS)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecEnum::builder_with_default("device", DEFAULT_DEVICE)
+            .nick("Device")
+            .blurb(
+                "Where the model runs: auto picks CUDA when the build has it and a GPU is \
+                 present, else the CPU; cuda fails at start when it is not available. \
+                 Read when the element starts.",
+            )
+            .mutable_ready()
+            .build(),
+    ]
+}
+
+impl Settings {
+    pub fn set(&mut self, pspec: &glib::ParamSpec, value: &glib::Value) {
+        match pspec.name() {
+            "model" => self.model = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default(),
+            "scale-factor" => self.scale_factor = value.get().expect("type checked upstream"),
+            "iterations" => self.iterations = value.get().expect("type checked upstream"),
+            "strength" => self.strength = value.get().expect("type checked upstream"),
+            "threads" => self.threads = value.get().expect("type checked upstream"),
+            "device" => self.device = value.get().expect("type checked upstream"),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    pub fn get(&self, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "model" => self.model.to_value(),
+            "scale-factor" => self.scale_factor.to_value(),
+            "iterations" => self.iterations.to_value(),
+            "strength" => self.strength.to_value(),
+            "threads" => self.threads.to_value(),
+            "device" => self.device.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
