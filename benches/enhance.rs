@@ -73,10 +73,14 @@ impl Frame {
         Frame { format, w, h, work: source.clone(), source }
     }
 
-    fn run(&mut self, e: &mut Enhancer) {
+    /// Restores the dark source frame (outside the timed region).
+    fn reset(&mut self) {
         for (dst, src) in self.work.iter_mut().zip(&self.source) {
             dst.copy_from_slice(src);
         }
+    }
+
+    fn run(&mut self, e: &mut Enhancer) {
         match self.format {
             Format::Rgbx => e.enhance(&mut self.work[0], &FrameLayout::packed(self.w, self.h, PixelFormat::Rgbx)),
             Format::Nv12 => {
@@ -192,6 +196,7 @@ fn main() {
                 let mut enhancer = Enhancer::new(model.clone(), options).expect("enhancer");
                 let (mut down, mut efe, mut fused, mut total) = (vec![], vec![], vec![], vec![]);
                 for i in 0..frames + 3 {
+                    frame.reset();
                     let t = Instant::now();
                     frame.run(&mut enhancer);
                     let elapsed = t.elapsed();

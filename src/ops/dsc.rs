@@ -116,7 +116,7 @@ impl FusedDsc {
             parts.iter().flat_map(|&(data, c)| (0..c).map(move |i| &data[i * plane..(i + 1) * plane])).collect();
         let bands: Vec<usize> = (0..h).step_by(BAND_ROWS).collect();
         let out_ptr = SendPtr(out.as_mut_ptr());
-        let fma = has_avx2_fma();
+        let fma = crate::ops::curve::has_avx2_fma();
         bands.par_iter().for_each(|&y0| {
             // Each worker thread keeps its band buffer across layers and frames.
             MID.with_borrow_mut(|mid| {
@@ -270,17 +270,6 @@ fn pointwise_relu_block_avx2(
 #[inline(always)]
 fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
-}
-
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 struct SendPtr(*mut f32);
