@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{noise_image, synthetic_model};
+use common::noise_image;
 use lowlight::ops::fused::{FusedScratch, enhance_packed};
 use lowlight::ops::resample::{downscale_packed, low_res_size};
 use lowlight::ops::yuv::{Coeffs, YuvPlanes, YuvScratch, downscale_yuv, enhance_yuv};
@@ -111,5 +111,4 @@ fn depthwise_matches() {
     let host = k::depthwise3x3(&x, &kern, dims);
     let max = ours.iter().zip(&host).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(max < 1e-5, "{max}");
-    let _ = synthetic_model; // shared helpers
 }
