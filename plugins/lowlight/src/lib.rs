@@ -7,6 +7,7 @@
 
 use gst::glib;
 
+pub mod gstcuda;
 pub mod lowlightenhance;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

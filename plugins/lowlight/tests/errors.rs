@@ -108,3 +108,56 @@ fn good_model_runs_to_eos() {
     let Some(model) = common::model_path() else { return };
     assert!(start_error(|e| e.set_property("model", model.to_str().unwrap())).is_none());
 }
+
+/// Runs `pipeline` from NULL to EOS or ERROR (30 s at most) and back to NULL;
+/// returns the ERROR, if any, and the frames that left `ll`.
+fn run_once(pipeline: &gst::Pipeline) -> (Option<glib::Error>, usize) {
+    let frames = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let pad = pipeline.by_name("ll").unwrap().static_pad("src").unwrap();
+    let counter = frames.clone();
+    let probe = pad
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        })
+        .unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(gst::ClockTime::from_seconds(30), &[gst::MessageType::Error, gst::MessageType::Eos])
+        .expect("EOS or ERROR within 30 s");
+    assert_eq!(pipeline.set_state(gst::State::Null), Ok(gst::StateChangeSuccess::Success));
+    pad.remove_probe(probe);
+    let error = match msg.view() {
+        gst::MessageView::Error(e) => Some(e.error()),
+        _ => None,
+    };
+    (error, frames.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[test]
+fn model_changed_while_stopped_to_a_corrupt_file_and_back() {
+    common::init();
+    let Some(model) = common::model_path() else { return };
+    let good = model.to_str().unwrap();
+    let mut file = tempfile::Builder::new().suffix(".safetensors").tempfile().unwrap();
+    file.write_all(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken}").unwrap();
+    let corrupt = file.path().to_str().unwrap().to_string();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=RGBx,width=32,height=24 ! lowlightenhance name=ll model=\"{good}\" ! fakesink"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let ll = pipeline.by_name("ll").unwrap();
+
+    assert_eq!(run_once(&pipeline), (None, 3), "runs with the good model");
+    ll.set_property("model", &corrupt);
+    let (error, frames) = run_once(&pipeline);
+    let error = error.expect("an ERROR with the corrupt model");
+    assert!(error.message().contains(&corrupt), "names the file: {}", error.message());
+    assert_eq!(frames, 0);
+    ll.set_property("model", good);
+    assert_eq!(run_once(&pipeline), (None, 3), "runs again with the good model");
+}

@@ -21,8 +21,13 @@ fn defaults_ranges_and_mutability() {
     assert_eq!((uint("iterations").minimum(), uint("iterations").maximum()), (1, 16));
     let strength = e.find_property("strength").unwrap().downcast::<glib::ParamSpecDouble>().unwrap();
     assert_eq!((strength.minimum(), strength.maximum()), (0.0, 1.0));
+    let smoothing = e.find_property("temporal-smoothing").unwrap().downcast::<glib::ParamSpecDouble>().unwrap();
+    assert_eq!((smoothing.minimum(), smoothing.maximum()), (0.0, 1.0));
+    assert_eq!(smoothing.default_value(), lowlight::EnhancerOptions::default().temporal_smoothing as f64);
+    assert_eq!((uint("factor-interval").minimum(), uint("factor-interval").maximum()), (1, 1000));
+    assert_eq!(uint("factor-interval").default_value(), lowlight::EnhancerOptions::default().factor_interval as u32);
 
-    for name in ["strength", "scale-factor", "iterations"] {
+    for name in ["strength", "scale-factor", "iterations", "temporal-smoothing", "factor-interval"] {
         assert!(e.find_property(name).unwrap().flags().contains(gst::PARAM_FLAG_MUTABLE_PLAYING), "{name}");
     }
     for name in ["model", "threads", "device"] {
@@ -67,7 +72,7 @@ fn element_metadata() {
     let factory = gst::ElementFactory::find("lowlightenhance").expect("registered");
     assert_eq!(factory.metadata(gst::ELEMENT_METADATA_KLASS), Some("Filter/Effect/Video"));
     let description = factory.metadata(gst::ELEMENT_METADATA_DESCRIPTION).unwrap();
-    for word in ["SGZ", "strength", "model", "RGBx", "stride"] {
+    for word in ["SGZ", "strength", "model", "RGBx", "stride", "I420", "NV12", "Y444", "BT.709", "temporal-smoothing", "factor-interval"] {
         assert!(description.contains(word), "description mentions {word}");
     }
     let caps = factory.static_pad_templates().into_iter().next().unwrap().caps();
@@ -79,7 +84,7 @@ fn element_metadata() {
         .iter()
         .map(|v| v.get::<String>().unwrap())
         .collect();
-    for f in ["RGB", "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "ARGB", "ABGR"] {
+    for f in ["RGB", "BGR", "RGBx", "BGRx", "xRGB", "xBGR", "RGBA", "BGRA", "ARGB", "ABGR", "I420", "NV12", "Y444"] {
         assert!(formats.iter().any(|x| x == f), "caps have {f}");
     }
 }

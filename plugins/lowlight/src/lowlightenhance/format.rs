@@ -1,10 +1,12 @@
 //! The caps the element accepts and the mapping from GStreamer's video
-//! formats to the core's packed pixel formats.
+//! formats to the core's packed pixel formats and planar YUV formats.
 
 use gst_video::VideoFormat;
-use lowlight::PixelFormat;
+use lowlight::{PixelFormat, YuvFormat, YuvMatrix, YuvRange};
 
-/// The core's formats as GStreamer video formats, in caps preference order.
+use super::colorimetry;
+
+/// The core's packed formats as GStreamer video formats, in caps preference order.
 pub const FORMATS: [(VideoFormat, PixelFormat); 10] = [
     (VideoFormat::Rgbx, PixelFormat::Rgbx),
     (VideoFormat::Bgrx, PixelFormat::Bgrx),
@@ -18,13 +20,43 @@ pub const FORMATS: [(VideoFormat, PixelFormat); 10] = [
     (VideoFormat::Bgr, PixelFormat::Bgr),
 ];
 
+/// The core's planar YUV formats, after the packed ones in the caps.
+pub const YUV_FORMATS: [(VideoFormat, YuvFormat); 3] =
+    [(VideoFormat::I420, YuvFormat::I420), (VideoFormat::Nv12, YuvFormat::Nv12), (VideoFormat::Y444, YuvFormat::Y444)];
+
+/// What the negotiated caps ask the core to do with each frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Packed(PixelFormat),
+    Yuv { format: YuvFormat, matrix: YuvMatrix, range: YuvRange },
+}
+
 pub fn pixel_format(format: VideoFormat) -> Option<PixelFormat> {
     FORMATS.iter().find(|(v, _)| *v == format).map(|(_, p)| *p)
 }
 
-/// Any size and frame rate in one of [`FORMATS`], system memory.
+pub fn yuv_format(format: VideoFormat) -> Option<YuvFormat> {
+    YUV_FORMATS.iter().find(|(v, _)| *v == format).map(|(_, y)| *y)
+}
+
+/// The target for negotiated caps, with a warning to post when the caps'
+/// YUV matrix is replaced by a close one; an error for caps the element
+/// cannot process.
+pub fn target(info: &gst_video::VideoInfo) -> Result<(Target, Option<String>), String> {
+    if let Some(p) = pixel_format(info.format()) {
+        return Ok((Target::Packed(p), None));
+    }
+    let Some(format) = yuv_format(info.format()) else {
+        return Err(format!("unsupported format {:?}", info.format()));
+    };
+    let conversion = colorimetry::conversion(&info.colorimetry(), info.height())?;
+    Ok((Target::Yuv { format, matrix: conversion.matrix, range: conversion.range }, conversion.warning))
+}
+
+/// Any size and frame rate in one of [`FORMATS`] or [`YUV_FORMATS`], system memory.
 pub fn caps() -> gst::Caps {
-    gst_video::VideoCapsBuilder::new().format_list(FORMATS.iter().map(|(v, _)| *v)).build()
+    let all = FORMATS.iter().map(|(v, _)| *v).chain(YUV_FORMATS.iter().map(|(v, _)| *v));
+    gst_video::VideoCapsBuilder::new().format_list(all).build()
 }
 
 #[cfg(test)]
@@ -37,5 +69,9 @@ mod tests {
             assert_eq!(v.to_str(), p.name());
         }
         assert_eq!(FORMATS.len(), PixelFormat::ALL.len());
+        for (v, y) in YUV_FORMATS {
+            assert_eq!(v.to_str(), y.name());
+        }
+        assert_eq!(YUV_FORMATS.len(), YuvFormat::ALL.len());
     }
 }

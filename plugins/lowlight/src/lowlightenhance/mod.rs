@@ -3,7 +3,11 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod colorimetry;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod format;
+mod frame;
 mod imp;
 mod model;
 mod settings;

@@ -12,6 +12,8 @@ pub fn options(settings: &Settings, base: EnhancerOptions) -> EnhancerOptions {
         scale_factor: settings.scale_factor as usize,
         iterations: settings.iterations as usize,
         strength: settings.strength as f32,
+        temporal_smoothing: settings.temporal_smoothing as f32,
+        factor_interval: settings.factor_interval as usize,
         ..base
     }
 }
@@ -25,11 +27,13 @@ pub fn build(settings: &Settings) -> Result<Enhancer, gst::ErrorMessage> {
         .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("Cannot start the low-light enhancer: {}", e)))
 }
 
-/// This build of the core runs on the CPU only: `auto` means the CPU and
-/// `cuda` is refused with a message saying so.
+/// Without the `cuda` feature the core runs on the CPU only: `auto` means
+/// the CPU and `cuda` is refused with a message saying so. With it, the
+/// element's CUDA path (`cuda.rs`) opens the device in `start()`.
 fn check_device(device: Device) -> Result<(), gst::ErrorMessage> {
     match device {
         Device::Auto | Device::Cpu => Ok(()),
+        Device::Cuda if cfg!(feature = "cuda") => Ok(()),
         Device::Cuda => Err(gst::error_msg!(
             gst::LibraryError::Settings,
             ("device=cuda is not available: this build of lowlight has no CUDA support (CPU only); use device=cpu or device=auto")

@@ -11,6 +11,16 @@ pub const DEFAULT_STRENGTH: f64 = 1.0;
 pub const DEFAULT_THREADS: u32 = 0;
 pub const DEFAULT_DEVICE: Device = Device::Auto;
 
+/// The core's default smoothing: the element follows the core, so a new
+/// default chosen there needs no change here.
+pub fn default_temporal_smoothing() -> f64 {
+    lowlight::EnhancerOptions::default().temporal_smoothing as f64
+}
+
+pub fn default_factor_interval() -> u32 {
+    lowlight::EnhancerOptions::default().factor_interval as u32
+}
+
 /// Where the model runs.
 #[derive(Debug, Eq, PartialEq, Hash, Clone, Copy, glib::Enum)]
 #[repr(u32)]
@@ -25,7 +35,8 @@ pub enum Device {
 }
 
 /// Property values; read by `start()` (model, threads, device) and by every
-/// frame (scale-factor, iterations, strength).
+/// frame (scale-factor, iterations, strength, temporal-smoothing,
+/// factor-interval).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Safetensors weights file; empty selects the embedded default model.
@@ -33,6 +44,8 @@ pub struct Settings {
     pub scale_factor: u32,
     pub iterations: u32,
     pub strength: f64,
+    pub temporal_smoothing: f64,
+    pub factor_interval: u32,
     pub threads: u32,
     pub device: Device,
 }
@@ -44,6 +57,8 @@ impl Default for Settings {
             scale_factor: DEFAULT_SCALE_FACTOR,
             iterations: DEFAULT_ITERATIONS,
             strength: DEFAULT_STRENGTH,
+            temporal_smoothing: default_temporal_smoothing(),
+            factor_interval: default_factor_interval(),
             threads: DEFAULT_THREADS,
             device: DEFAULT_DEVICE,
         }
@@ -101,6 +116,34 @@ pub fn param_specs() -> Vec<glib::ParamSpec> {
             .mutable_playing()
             .controllable()
             .build(),
+        glib::ParamSpecDouble::builder("temporal-smoothing")
+            .nick("Temporal smoothing")
+            .blurb(
+                "Steadies brightness and colour over time: the weight of the previous frames' \
+                 curve map in an exponential moving average of the low-resolution map. 0 \
+                 enhances every frame on its own (as the paper does); higher values flicker \
+                 less but follow lighting changes more slowly; 1 keeps the map until the next \
+                 scene cut. The history restarts at scene cuts, seeks, flushes, new streams \
+                 and caps changes. May change while playing.",
+            )
+            .minimum(0.0)
+            .maximum(1.0)
+            .default_value(default_temporal_smoothing())
+            .mutable_playing()
+            .controllable()
+            .build(),
+        glib::ParamSpecUInt::builder("factor-interval")
+            .nick("Factor interval")
+            .blurb(
+                "Run the network on every Nth frame only and reuse its curve map for the \
+                 frames in between (faster; 1 runs it on every frame). Scene cuts, seeks, \
+                 flushes and caps changes run it at once. May change while playing.",
+            )
+            .minimum(1)
+            .maximum(1000)
+            .default_value(default_factor_interval())
+            .mutable_playing()
+            .build(),
         glib::ParamSpecUInt::builder("threads")
             .nick("Threads")
             .blurb(
@@ -131,6 +174,8 @@ impl Settings {
             "scale-factor" => self.scale_factor = value.get().expect("type checked upstream"),
             "iterations" => self.iterations = value.get().expect("type checked upstream"),
             "strength" => self.strength = value.get().expect("type checked upstream"),
+            "temporal-smoothing" => self.temporal_smoothing = value.get().expect("type checked upstream"),
+            "factor-interval" => self.factor_interval = value.get().expect("type checked upstream"),
             "threads" => self.threads = value.get().expect("type checked upstream"),
             "device" => self.device = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
@@ -143,6 +188,8 @@ impl Settings {
             "scale-factor" => self.scale_factor.to_value(),
             "iterations" => self.iterations.to_value(),
             "strength" => self.strength.to_value(),
+            "temporal-smoothing" => self.temporal_smoothing.to_value(),
+            "factor-interval" => self.factor_interval.to_value(),
             "threads" => self.threads.to_value(),
             "device" => self.device.to_value(),
             other => unreachable!("unknown property {other}"),

@@ -3,6 +3,7 @@
 
 pub mod media;
 pub mod rtsp;
+pub mod yuv;
 
 use std::path::PathBuf;
 use std::sync::Once;
