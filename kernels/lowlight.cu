@@ -46,3 +46,22 @@ extern "C" __global__ void ll_depthwise3x3(const float *in, const float *k, floa
     int x = i % W, y = (i / W) % H, c = (i / ((size_t)W * H)) % C, n = i / ((size_t)W * H * C);
     out[i] = ll_depthwise3x3_at(in, k, C, H, W, n, c, y, x);
 }
+
+/* Weight gradient of the depthwise 3x3 convolution: one block per (channel,
+ * tap), blockDim.x a power of two (LL_WGRAD_THREADS); each thread sums a
+ * strided share of the positions, then the block adds the shares. */
+#define LL_WGRAD_THREADS 256
+extern "C" __global__ void ll_depthwise3x3_wgrad(const float *in, const float *g, float *out, int N, int C, int H,
+                                                 int W) {
+    __shared__ float part[LL_WGRAD_THREADS];
+    int c = blockIdx.x / 9, tap = blockIdx.x % 9;
+    if (c >= C) return;
+    part[threadIdx.x] =
+        ll_depthwise3x3_wgrad_partial(in, g, N, C, H, W, c, tap, (size_t)threadIdx.x, (size_t)blockDim.x);
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) out[blockIdx.x] = part[0];
+}

@@ -204,4 +204,26 @@ LL_FN float ll_depthwise3x3_at(const float *in, const float *k, int C, int H, in
     return acc;
 }
 
+/* Part of the weight gradient of the depthwise 3x3 convolution above:
+ * dk[c][tap] = sum over n, y, x of g[n][c][y][x] * in[n][c][y + i - 1][x + j - 1]
+ * (tap = 3 i + j, zero padding), summed over the flattened positions
+ * p = n * H * W + y * W + x taken as start, start + step, ... < N * H * W.
+ * The CUDA kernel gives each thread of a block one start and adds the
+ * partial sums; the host build takes start 0, step 1. */
+LL_FN float ll_depthwise3x3_wgrad_partial(const float *in, const float *g, int N, int C, int H, int W, int c, int tap,
+                                          size_t start, size_t step) {
+    int i = tap / 3, j = tap % 3;
+    size_t plane = (size_t)H * W, total = (size_t)N * plane;
+    float acc = 0.0f;
+    for (size_t p = start; p < total; p += step) {
+        size_t n = p / plane, rem = p % plane;
+        int y = (int)(rem / W), x = (int)(rem % W);
+        int sy = y + i - 1, sx = x + j - 1;
+        if (sy < 0 || sy >= H || sx < 0 || sx >= W) continue;
+        size_t base = (n * C + c) * plane;
+        acc = fmaf(g[base + (size_t)y * W + x], in[base + (size_t)sy * W + sx], acc);
+    }
+    return acc;
+}
+
 #endif

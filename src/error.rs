@@ -49,6 +49,10 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// The requested compute device cannot be used (no CUDA device, no
+    /// driver, a frame in another CUDA context); the text says which.
+    #[error("{0}")]
+    Device(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -258,6 +258,11 @@ impl YuvLayout {
             return Err(FrameError::Empty { width: self.width, height: self.height });
         }
         for i in 0..self.format.plane_count() {
+            // NV12's interleaved UV row is 2 * ceil(width / 2) bytes: more than
+            // usize holds when width is usize::MAX.
+            if i == 1 && self.format == YuvFormat::Nv12 && self.chroma_size().0.checked_mul(2).is_none() {
+                return Err(FrameError::TooLarge { width: self.width, height: self.height });
+            }
             let row = self.plane_row_bytes(i);
             if self.strides[i] < row {
                 return Err(FrameError::StrideTooSmall { stride: self.strides[i], row_bytes: row });

@@ -4,6 +4,8 @@
 //! [`Enhancer`] runs it on 8-bit frames in place, fast (down-scale, EFE on a
 //! small grid, one fused up-sample + curve pass).
 
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod enhancer;
 pub mod error;
 pub mod frame;

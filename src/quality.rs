@@ -6,6 +6,9 @@
 //! is judged against the input passed through a fixed gamma curve whose
 //! exponent makes its mean luma equal to the enhanced video's.
 
+use crate::error::FrameError;
+use crate::frame::FrameLayout;
+
 /// A 256-bin histogram of one frame's 8-bit luma.
 pub type LumaHistogram = [u64; 256];
 
@@ -20,6 +23,46 @@ pub fn add_to_histogram(hist: &mut LumaHistogram, pixels: &[u8], bytes_per_pixel
         let y = luma(p[rgb[0]], p[rgb[1]], p[rgb[2]]).round() as usize;
         hist[y.min(255)] += 1;
     }
+}
+
+/// Rows of pixel bytes of a checked packed frame (padding between rows skipped).
+fn rows<'a>(data: &'a [u8], layout: &FrameLayout) -> Result<impl Iterator<Item = &'a [u8]> + use<'a>, FrameError> {
+    layout.validate(data.len())?;
+    let (stride, row) = (layout.stride, layout.row_bytes());
+    Ok(data.chunks(stride).take(layout.height).map(move |r| &r[..row]))
+}
+
+/// The luma histogram of a packed frame (any row stride).
+pub fn frame_histogram(data: &[u8], layout: &FrameLayout) -> Result<LumaHistogram, FrameError> {
+    let mut hist = [0; 256];
+    let (bpp, rgb) = (layout.format.bytes_per_pixel(), layout.format.rgb_offsets());
+    for row in rows(data, layout)? {
+        add_to_histogram(&mut hist, row, bpp, rgb);
+    }
+    Ok(hist)
+}
+
+/// The mean luma (0..1) of a packed frame (any row stride).
+pub fn frame_mean_luma(data: &[u8], layout: &FrameLayout) -> Result<f64, FrameError> {
+    let (bpp, [r, g, b]) = (layout.format.bytes_per_pixel(), layout.format.rgb_offsets());
+    let sum: f64 = rows(data, layout)?.flat_map(|row| row.chunks_exact(bpp)).map(|p| luma(p[r], p[g], p[b])).sum();
+    Ok(sum / (layout.width * layout.height) as f64 / 255.0)
+}
+
+/// Longest run of consecutive frames whose mean luma in `series` is off the
+/// same frame's in `reference` by more than `tolerance` times the
+/// reference's average: how long a smoothed video lags behind the per-frame
+/// one (after a scene cut it did not detect, a light switched on). Series
+/// of different lengths are compared over the shorter.
+pub fn lag_frames(reference: &[f64], series: &[f64], tolerance: f64) -> usize {
+    let n = reference.len().min(series.len());
+    let average = reference[..n].iter().sum::<f64>() / n.max(1) as f64;
+    let (mut longest, mut run) = (0, 0);
+    for (r, s) in reference[..n].iter().zip(&series[..n]) {
+        run = if (s - r).abs() > tolerance * average { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 /// Mean of a histogram in 0..1 after the tone curve `(v/255)^exponent`.
@@ -76,10 +119,11 @@ pub struct FlickerReport {
 
 impl FlickerReport {
     /// From the input frames' luma histograms and the enhanced frames' mean
-    /// luma (0..1), in frame order.
+    /// luma (0..1), in frame order. Series of different lengths are
+    /// compared over the shorter.
     pub fn new(input: &[LumaHistogram], enhanced_means: &[f64]) -> Self {
-        assert_eq!(input.len(), enhanced_means.len(), "one histogram per enhanced frame");
-        let frames = input.len();
+        let frames = input.len().min(enhanced_means.len());
+        let (input, enhanced_means) = (&input[..frames], &enhanced_means[..frames]);
         let input_means: Vec<f64> = input.iter().map(|h| mean_after_gamma(h, 1.0)).collect();
         let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         let enhanced_mean = avg(enhanced_means);
@@ -138,5 +182,40 @@ mod tests {
         assert!((r.ratio() - 1.0).abs() < 1e-6);
         // A pure power curve scales relative steps by its exponent.
         assert!((r.gamma_step - 0.45 * r.input_step).abs() < 0.05 * r.input_step);
+    }
+
+    #[test]
+    fn frame_measures_skip_padding_and_alpha() {
+        use crate::frame::PixelFormat;
+        // 2x2 RGBx frame, stride 12 (4 padding bytes per row set to 255).
+        let mut data = vec![255u8; 24];
+        for (i, v) in [(0, 10u8), (1, 20), (2, 30), (3, 40)] {
+            let at = (i / 2) * 12 + (i % 2) * 4;
+            data[at..at + 3].copy_from_slice(&[v, v, v]);
+        }
+        let layout = FrameLayout { width: 2, height: 2, stride: 12, format: PixelFormat::Rgbx };
+        let mean = frame_mean_luma(&data, &layout).unwrap();
+        assert!((mean - 25.0 / 255.0).abs() < 1e-9, "{mean}");
+        let hist = frame_histogram(&data, &layout).unwrap();
+        assert_eq!((hist[10], hist[20], hist[30], hist[40], hist.iter().sum::<u64>()), (1, 1, 1, 1, 4));
+        assert!(frame_mean_luma(&data[..20], &layout).is_err(), "a short buffer is an error");
+    }
+
+    #[test]
+    fn lag_is_the_longest_run_off_the_reference() {
+        let reference = [0.5; 10];
+        let mut smoothed = [0.5; 10];
+        smoothed[2..6].copy_from_slice(&[0.3, 0.4, 0.45, 0.48]);
+        smoothed[8] = 0.4;
+        assert_eq!(lag_frames(&reference, &smoothed, 0.03), 4);
+        assert_eq!(lag_frames(&reference, &reference, 0.03), 0);
+        assert_eq!(lag_frames(&[], &[], 0.03), 0);
+    }
+
+    #[test]
+    fn reports_of_unequal_series_use_the_shorter() {
+        let frames: Vec<LumaHistogram> = [20, 26, 18].iter().map(|&v| flat(v, 100)).collect();
+        let r = FlickerReport::new(&frames, &[0.3, 0.35]);
+        assert_eq!(r.frames, 2);
     }
 }

@@ -112,3 +112,27 @@ fn depthwise_matches() {
     let max = ours.iter().zip(&host).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(max < 1e-5, "{max}");
 }
+
+#[test]
+fn depthwise_weight_gradient_matches() {
+    // Odd sizes and a batch, so rows, planes and batches all meet the padding.
+    let dims = (3, 4, 11, 7);
+    let (n, c, h, w) = dims;
+    let x: Vec<f32> = noise_image(n * c * h, w, 1, 8).iter().map(|&v| v as f32 / 50.0 - 1.0).collect();
+    let g: Vec<f32> = noise_image(n * c * h, w, 1, 9).iter().map(|&v| v as f32 / 40.0 - 1.5).collect();
+    let kern: Vec<f32> = noise_image(c * 9, 1, 1, 10).iter().map(|&v| v as f32 / 50.0 - 1.0).collect();
+    let dev = candle_core::Device::Cpu;
+    let xt = candle_core::Tensor::from_vec(x.clone(), (n, c, h, w), &dev).unwrap();
+    let gt = candle_core::Tensor::from_vec(g.clone(), (n, c, h, w), &dev).unwrap();
+    let kv = candle_core::Var::from_tensor(&candle_core::Tensor::from_vec(kern, (c, 1, 3, 3), &dev).unwrap()).unwrap();
+    // d/dk sum(depthwise(x, k) * g) is the weight gradient for output gradient g.
+    let loss = (depthwise3x3(&xt, kv.as_tensor()).unwrap() * &gt).unwrap().sum_all().unwrap();
+    let grads = loss.backward().unwrap();
+    let ours = grads.get(kv.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let host = k::depthwise3x3_wgrad(&x, &g, dims);
+    assert_eq!(ours.len(), host.len());
+    let scale = ours.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let max = ours.iter().zip(&host).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(max <= 1e-5 * scale, "max |diff| {max} (largest value {scale})");
+    assert!(host.iter().any(|v| v.abs() > 1e-3), "the gradient is not trivially zero");
+}

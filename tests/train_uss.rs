@@ -51,7 +51,7 @@ fn load_image(path: &Path) -> Tensor {
 
 /// Deterministic pseudo-random values in 0..1.
 fn noise(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
-    let mut rng = uss::init::NormalRng::new(seed);
+    let mut rng = lowlight::train::rng::Rng::new(seed);
     let t = rng.tensor(shape, 1.0, DType::F64, &Device::Cpu).unwrap();
     // Squash normals into (0, 1): image-like values.
     candle_nn::ops::sigmoid(&t).unwrap().to_dtype(dtype).unwrap()
@@ -293,27 +293,8 @@ fn check_gradient(uss: &Uss, shape: &[usize], element: [usize; 4]) {
     assert!((analytic - numeric).abs() <= 1e-4 * analytic.abs().max(numeric.abs()), "{analytic} vs {numeric}");
 }
 
-/// Seeded stand-ins for every tensor a `VarMap` build created: Kaiming-
-/// normal convs, BatchNorm weight and running variance 1, the rest 0.
 fn seeded(vm: &VarMap, seed: u64, dtype: DType) -> VarBuilder<'static> {
-    let data = vm.data().lock().unwrap();
-    let mut names: Vec<&String> = data.keys().collect();
-    names.sort();
-    let mut rng = uss::init::NormalRng::new(seed);
-    let mut map = std::collections::HashMap::new();
-    for name in names {
-        let dims = data[name].dims().to_vec();
-        let t = if dims.len() == 4 {
-            let fan_in = (dims[1] * dims[2] * dims[3]) as f64;
-            rng.tensor(&dims, (2.0 / fan_in).sqrt(), dtype, &Device::Cpu).unwrap()
-        } else if name.ends_with(".weight") || name.ends_with("running_var") {
-            Tensor::ones(dims, dtype, &Device::Cpu).unwrap()
-        } else {
-            Tensor::zeros(dims, dtype, &Device::Cpu).unwrap()
-        };
-        map.insert(name.clone(), t);
-    }
-    VarBuilder::from_tensors(map, dtype, &Device::Cpu)
+    uss::seeded_like(vm, seed, dtype).unwrap()
 }
 
 #[test]

@@ -1,16 +1,18 @@
-//! `lowlight`: enhance dark images from the command line.
+//! `lowlight`: enhance dark images and videos from the command line, and
+//! measure how much an enhancement flickers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
-use image::{DynamicImage, ImageFormat};
-use indicatif::{ProgressBar, ProgressStyle};
-use lowlight::{Enhancer, EnhancerOptions, FrameLayout, PixelFormat, Sgz};
+use lowlight::EnhancerOptions;
+use lowlight_cli::flicker::{self, Setting};
+use lowlight_cli::video::VideoSettings;
+use lowlight_cli::{images, interrupt, media, output, sample, video};
 
 #[derive(Parser)]
-#[command(name = "lowlight", version, about = "Low-light image enhancement (SGZ)")]
+#[command(name = "lowlight", version, about = "Low-light image and video enhancement (SGZ)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,8 +20,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Enhance an image, or every image of a directory into another directory.
+    /// Enhance an image, every image of a directory into another directory,
+    /// or a video (.mp4, .mkv, .mov, .webm) into a new video.
     Enhance(EnhanceArgs),
+    /// Measure flicker: the enhanced video's frame-to-frame luma steps over
+    /// those of a fixed gamma curve of equal brightness (ratio <= 1 is as
+    /// stable as a fixed curve). With ENHANCED, measures that file against
+    /// INPUT; without, enhances INPUT with every combination of
+    /// --smoothing and --interval and prints one row each.
+    Flicker(FlickerArgs),
     /// Write a synthetic dark, noisy test image (a night street scene).
     Sample {
         /// Output image (PNG, JPEG or BMP).
@@ -31,15 +40,16 @@ enum Command {
     },
 }
 
+/// The model and its options, shared by `enhance` and `flicker`.
 #[derive(Args)]
-struct EnhanceArgs {
+struct ModelArgs {
     /// Weights (safetensors). Default: the model embedded in this build.
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
     /// The EFE runs on a grid this many times smaller than the image.
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=64))]
     scale_factor: u32,
-    /// Curve steps.
+    /// Curve steps (videos: 1..=16).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=64))]
     iterations: u32,
     /// 0 keeps the image, 1 is the full model.
@@ -48,20 +58,49 @@ struct EnhanceArgs {
     /// Worker threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Image file or directory of images.
+}
+
+#[derive(Args)]
+struct EnhanceArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Videos: weight 0..1 of the previous frames' curve (0 = every frame on
+    /// its own, as the paper). Default: the element's.
+    #[arg(long)]
+    temporal_smoothing: Option<f32>,
+    /// Videos: run the network every N frames. Default: the element's.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    factor_interval: Option<u32>,
+    /// Image file, directory of images, or video file.
     input: PathBuf,
-    /// Image file (format from the extension) or directory.
+    /// Image file (format from the extension), directory, or video file
+    /// (container from the extension: .mp4, .mkv, .mov, .webm).
     output: PathBuf,
 }
 
-const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
+#[derive(Args)]
+struct FlickerArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Temporal smoothing values to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "0,0.5,0.7,0.8,0.9")]
+    smoothing: Vec<f32>,
+    /// Factor intervals to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    interval: Vec<usize>,
+    /// The original (dark) video.
+    input: PathBuf,
+    /// An enhanced version of INPUT, same frames (e.g. from `lowlight enhance`).
+    enhanced: Option<PathBuf>,
+}
 
 fn main() -> ExitCode {
+    interrupt::install();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lowlight: {}", format!("{e:#}").replace('\n', " "));
-            ExitCode::FAILURE
+            if interrupt::is_interrupted() { ExitCode::from(130) } else { ExitCode::FAILURE }
         }
     }
 }
@@ -69,156 +108,83 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Enhance(args) => enhance(args),
+        Command::Flicker(args) => measure_flicker(args),
         Command::Sample { output, width, height } => {
             if width == 0 || height == 0 {
                 bail!("sample size must be at least 1x1");
             }
-            save_atomic(&DynamicImage::ImageRgb8(sample_image(width, height)), &output)
+            images::save_atomic(&image::DynamicImage::ImageRgb8(sample::sample_image(width, height)), &output)
         }
+    }
+}
+
+impl ModelArgs {
+    /// Per-image options: no state is carried from one image to the next.
+    fn options(&self) -> EnhancerOptions {
+        EnhancerOptions {
+            scale_factor: self.scale_factor as usize,
+            iterations: self.iterations as usize,
+            strength: self.strength,
+            threads: self.threads,
+            temporal_smoothing: 0.0,
+            factor_interval: 1,
+        }
+    }
+
+    fn load(&self) -> Result<lowlight::Sgz> {
+        Ok(match &self.model {
+            Some(path) => lowlight::Sgz::load(path)?,
+            None => lowlight::Sgz::embedded_default()?,
+        })
     }
 }
 
 fn enhance(args: EnhanceArgs) -> Result<()> {
     let options = EnhancerOptions {
-        scale_factor: args.scale_factor as usize,
-        iterations: args.iterations as usize,
-        strength: args.strength,
-        threads: args.threads,
-        ..Default::default()
+        temporal_smoothing: args.temporal_smoothing.unwrap_or(0.0),
+        factor_interval: args.factor_interval.unwrap_or(1) as usize,
+        ..args.model.options()
     };
     options.validate()?;
     if !args.input.exists() {
         bail!("input {} does not exist", args.input.display());
     }
-    if same_path(&args.input, &args.output) {
-        bail!("output {} is the input; choose another path", args.output.display());
+    output::refuse_input_as_output(&args.input, &args.output)?;
+    if media::is_video(&args.input) {
+        args.model.load()?;
+        let settings = VideoSettings {
+            model: args.model.model.clone(),
+            scale_factor: args.model.scale_factor,
+            iterations: args.model.iterations,
+            strength: args.model.strength,
+            threads: args.model.threads,
+            temporal_smoothing: args.temporal_smoothing,
+            factor_interval: args.factor_interval,
+        };
+        return video::reencode(&args.input, &args.output, &settings);
     }
-    let model = match &args.model {
-        Some(path) => Sgz::load(path)?,
-        None => Sgz::embedded_default()?,
-    };
-    let mut enhancer = Enhancer::new(model, options)?;
-
-    if args.input.is_dir() {
-        let inputs = list_images(&args.input)?;
-        if inputs.is_empty() {
-            bail!("no PNG, JPEG or BMP images in {}", args.input.display());
-        }
-        std::fs::create_dir_all(&args.output)
-            .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
-        let bar = ProgressBar::new(inputs.len() as u64).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta} {msg}")
-                .expect("valid template"),
-        );
-        for input in &inputs {
-            let output = args.output.join(input.file_name().expect("listed files have names"));
-            bar.set_message(input.file_name().unwrap_or_default().to_string_lossy().into_owned());
-            enhance_file(&mut enhancer, input, &output)?;
-            bar.inc(1);
-        }
-        bar.finish_with_message("done");
-        Ok(())
-    } else {
-        if args.output.is_dir() {
-            bail!("output {} is a directory but the input is a file", args.output.display());
-        }
-        enhance_file(&mut enhancer, &args.input, &args.output)
+    if media::is_video(&args.output) {
+        bail!("output {} is a video but the input {} is not", args.output.display(), args.input.display());
     }
+    if args.temporal_smoothing.is_some() || args.factor_interval.is_some() {
+        bail!("--temporal-smoothing and --factor-interval apply to videos only");
+    }
+    let enhancer = lowlight::Enhancer::new(args.model.load()?, args.model.options())?;
+    images::enhance_path(enhancer, &args.input, &args.output)
 }
 
-fn same_path(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
+fn measure_flicker(args: FlickerArgs) -> Result<()> {
+    args.model.options().validate()?;
+    if !args.input.is_file() {
+        bail!("input {} is not a file", args.input.display());
     }
-}
-
-fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut v = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry?.path();
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        if path.is_file() && ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
-            v.push(path);
-        }
+    if let Some(enhanced) = &args.enhanced {
+        let report = flicker::measure_pair(&args.input, enhanced)?;
+        print!("{}", flicker::pair_table(&report));
+        return Ok(());
     }
-    v.sort();
-    Ok(v)
-}
-
-fn output_format(path: &Path) -> Result<ImageFormat> {
-    match ImageFormat::from_path(path) {
-        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Bmp)) => Ok(f),
-        _ => bail!("output {}: the extension must be .png, .jpg, .jpeg or .bmp", path.display()),
-    }
-}
-
-fn enhance_file(enhancer: &mut Enhancer, input: &Path, output: &Path) -> Result<()> {
-    let format = output_format(output)?;
-    let image = image::open(input).with_context(|| format!("cannot read image {}", input.display()))?;
-    let keep_alpha = image.color().has_alpha() && format != ImageFormat::Jpeg;
-    let enhanced = if keep_alpha {
-        let mut rgba = image.to_rgba8();
-        let layout = FrameLayout::packed(rgba.width() as usize, rgba.height() as usize, PixelFormat::Rgba);
-        enhancer.enhance(&mut rgba, &layout)?;
-        DynamicImage::ImageRgba8(rgba)
-    } else {
-        let mut rgb = image.to_rgb8();
-        let layout = FrameLayout::packed(rgb.width() as usize, rgb.height() as usize, PixelFormat::Rgb);
-        enhancer.enhance(&mut rgb, &layout)?;
-        DynamicImage::ImageRgb8(rgb)
-    };
-    save_atomic(&enhanced, output)
-}
-
-/// Writes next to the destination, then renames: an interrupted run leaves
-/// no half-written output.
-fn save_atomic(image: &DynamicImage, output: &Path) -> Result<()> {
-    let format = output_format(output)?;
-    let name = output.file_name().context("output path has no file name")?.to_string_lossy();
-    let tmp = output.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = image.save_with_format(&tmp, format);
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write {}", output.display()));
-    }
-    std::fs::rename(&tmp, output).with_context(|| format!("cannot write {}", output.display()))
-}
-
-/// A dark street at night: sky gradient, buildings with lit windows, a road,
-/// street lights, all at a few percent of full scale with sensor noise.
-fn sample_image(width: u32, height: u32) -> image::RgbImage {
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut noise = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
-    let (w, h) = (width as f32, height as f32);
-    image::RgbImage::from_fn(width, height, |x, y| {
-        let (u, v) = (x as f32 / w, y as f32 / h);
-        let mut c = [0.02 + 0.03 * (1.0 - v), 0.025 + 0.03 * (1.0 - v), 0.05 + 0.05 * (1.0 - v)];
-        let building = ((u * 7.0).floor() * 0.37).fract() * 0.35 + 0.3;
-        if v > 1.0 - building && v < 0.8 {
-            c = [0.05, 0.045, 0.04];
-            let (wx, wy) = ((u * 70.0).fract(), (v * 40.0).fract());
-            let lit = (((u * 70.0).floor() * 12.9898 + (v * 40.0).floor() * 78.233).sin() * 43758.5).fract() > 0.6;
-            if wx > 0.3 && wx < 0.7 && wy > 0.3 && wy < 0.7 && lit {
-                c = [0.35, 0.28, 0.12];
-            }
-        }
-        if v >= 0.8 {
-            let lane = ((u - 0.5).abs() < 0.01 && (v * 20.0).fract() < 0.5) as u8 as f32;
-            c = [0.04 + 0.2 * lane, 0.04 + 0.2 * lane, 0.045 + 0.15 * lane];
-        }
-        for lamp in [0.2f32, 0.5, 0.8] {
-            let d = ((u - lamp) * w).hypot((v - 0.45) * h) / h;
-            let glow = 0.25 * (-d * d * 200.0).exp();
-            c[0] += glow;
-            c[1] += glow * 0.8;
-            c[2] += glow * 0.5;
-        }
-        image::Rgb(c.map(|v| ((v + 0.015 * noise()).clamp(0.0, 1.0) * 255.0).round() as u8))
-    })
+    let settings = Setting::grid(&args.smoothing, &args.interval);
+    let rows = flicker::measure_sweep(&args.input, &args.model.load()?, args.model.options(), &settings)?;
+    print!("{}", flicker::sweep_table(&rows));
+    Ok(())
 }

@@ -1,26 +1,9 @@
-//! The `lowlight` command line, run as a user runs it.
+//! The `lowlight` command line on images, run as a user runs it.
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use candle_core::IndexOp;
-use common::{assert_u8_close, load_case, noise_image, reference_dir};
-
-fn lowlight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lowlight")).args(args).output().expect("lowlight runs")
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn stderr_line(out: &Output) -> String {
-    let s = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(s.lines().count(), 1, "one-line error expected, got {s:?}");
-    s
-}
+use common::{assert_u8_close, load_case, lowlight, noise_image, p, reference_dir, stderr_line};
 
 #[test]
 fn enhance_reproduces_the_reference_and_keeps_odd_sizes() {

@@ -39,3 +39,8 @@ void ll_host_depthwise3x3(const float *in, const float *k, float *out, int N, in
         out[i] = ll_depthwise3x3_at(in, k, C, H, W, n, c, y, x);
     }
 }
+
+void ll_host_depthwise3x3_wgrad(const float *in, const float *g, float *out, int N, int C, int H, int W) {
+    for (int c = 0; c < C; ++c)
+        for (int tap = 0; tap < 9; ++tap) out[c * 9 + tap] = ll_depthwise3x3_wgrad_partial(in, g, N, C, H, W, c, tap, 0, 1);
+}

@@ -131,6 +131,23 @@ impl CustomOp2 for Depthwise3x3 {
         Ok((storage, l1.shape().clone()))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let d = dims(l1, l2, self.name())?;
+        let dev = &s1.device;
+        let (x, k) = (cuda::f32_view(s1, l1, self.name())?, cuda::f32_view(s2, l2, self.name())?);
+        // SAFETY: every element is written by the kernel.
+        let mut out = unsafe { dev.alloc::<f32>(l1.shape().elem_count())? };
+        crate::cuda::kernels::depthwise3x3(dev, &x, &k, &mut out, d)?;
+        Ok((candle_core::CudaStorage::wrap_cuda_slice(out, dev.clone()), l1.shape().clone()))
+    }
+
     fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
         // The input gradient is the same convolution with the kernel rotated by 180 degrees.
         let rev = Tensor::new(&[2u32, 1, 0], w.device())?;
@@ -161,5 +178,43 @@ impl CustomOp2 for Depthwise3x3WeightGrad {
             _ => bail!("{}: operands must both be f32 or both f64", self.name()),
         };
         Ok((storage, Shape::from((d.1, 1, 3, 3))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        if l1.shape() != l2.shape() {
+            bail!("{}: input {:?} and gradient {:?} differ", self.name(), l1.shape(), l2.shape())
+        }
+        let d = l1.shape().dims4()?;
+        let dev = &s1.device;
+        let (x, g) = (cuda::f32_view(s1, l1, self.name())?, cuda::f32_view(s2, l2, self.name())?);
+        // SAFETY: the kernel writes every one of the c * 9 values.
+        let mut out = unsafe { dev.alloc::<f32>(d.1 * 9)? };
+        crate::cuda::kernels::depthwise3x3_wgrad(dev, &x, &g, &mut out, d)?;
+        Ok((candle_core::CudaStorage::wrap_cuda_slice(out, dev.clone()), Shape::from((d.1, 1, 3, 3))))
+    }
+}
+
+/// Operands of the CUDA forward passes (`kernels/lowlight.cu`): contiguous f32.
+#[cfg(feature = "cuda")]
+mod cuda {
+    use candle_core::cuda_backend::CudaStorageSlice;
+    use candle_core::cuda_backend::cudarc::driver::CudaView;
+    use candle_core::{CudaStorage, Layout, Result, bail};
+
+    pub fn f32_view<'a>(s: &'a CudaStorage, l: &Layout, op: &str) -> Result<CudaView<'a, f32>> {
+        let CudaStorageSlice::F32(data) = &s.slice else {
+            bail!("{op}: the CUDA kernel takes f32 operands only")
+        };
+        match l.contiguous_offsets() {
+            Some((a, b)) => Ok(data.slice(a..b)),
+            None => bail!("{op}: operands must be contiguous"),
+        }
     }
 }

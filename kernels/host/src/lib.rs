@@ -53,6 +53,7 @@ unsafe extern "C" {
         it: c_int,
     );
     fn ll_host_depthwise3x3(x: *const f32, k: *const f32, out: *mut f32, n: c_int, c: c_int, h: c_int, w: c_int);
+    fn ll_host_depthwise3x3_wgrad(x: *const f32, g: *const f32, out: *mut f32, n: c_int, c: c_int, h: c_int, w: c_int);
 }
 
 fn packed_len(f: &Packed) -> usize {
@@ -131,5 +132,17 @@ pub fn depthwise3x3(x: &[f32], k: &[f32], (n, c, h, w): (usize, usize, usize, us
     let mut out = vec![0f32; x.len()];
     // SAFETY: as above.
     unsafe { ll_host_depthwise3x3(x.as_ptr(), k.as_ptr(), out.as_mut_ptr(), n as c_int, c as c_int, h as c_int, w as c_int) };
+    out
+}
+
+/// Weight gradient `[c, 3, 3]` of the depthwise 3x3 convolution of `x`
+/// (`[n, c, h, w]`) given the output gradient `g` (same shape).
+pub fn depthwise3x3_wgrad(x: &[f32], g: &[f32], (n, c, h, w): (usize, usize, usize, usize)) -> Vec<f32> {
+    assert!(x.len() == n * c * h * w && g.len() == x.len());
+    let mut out = vec![0f32; c * 9];
+    // SAFETY: as above.
+    unsafe {
+        ll_host_depthwise3x3_wgrad(x.as_ptr(), g.as_ptr(), out.as_mut_ptr(), n as c_int, c as c_int, h as c_int, w as c_int)
+    };
     out
 }

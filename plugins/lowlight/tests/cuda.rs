@@ -13,7 +13,7 @@
 mod common;
 
 use common::{core_enhance, make_frame, model_path, noise_image, push_pull, rgb_of};
-use gst::prelude::*;
+use gst_video::prelude::*;
 use gst_video::VideoFormat;
 
 /// Whether this machine has a usable CUDA device (printed either way).
@@ -137,6 +137,7 @@ fn device_cuda_without_a_gpu_is_a_clear_error() {
     let gst::MessageView::Error(err) = message.view() else { unreachable!() };
     let text = err.error().to_string();
     assert!(text.contains("device=cuda") && text.contains("no usable CUDA device"), "{text}");
+    assert!(err.error().matches(gst::LibraryError::Settings), "{:?}", err.error());
 }
 
 #[test]

@@ -79,6 +79,7 @@ fn truncated_model_file() {
 }
 
 #[test]
+#[cfg(not(feature = "cuda"))] // with CUDA: tests/cuda.rs
 fn cuda_device_in_a_cpu_only_build() {
     let model = common::model_path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     let (err, _) = start_error(|e| {

@@ -9,7 +9,7 @@
 //! checkpoint), checked by sha256 before use. Convolutions pad like
 //! TensorFlow "SAME" (the package's `Conv2dStaticSamePadding`, computed from
 //! each input's size so that any size works). BatchNorm eps is 1e-3.
-//! Depthwise convolutions use candle's grouped `conv2d` (one convolution per
+//! Convolutions run through `frozen` (input gradient only; depthwise as a
 //! channel: correct, slow).
 
 use std::path::{Path, PathBuf};

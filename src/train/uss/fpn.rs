@@ -11,7 +11,7 @@
 
 use candle_core::{DType, Device, Result, Tensor};
 
-use super::init::NormalRng;
+use crate::train::rng::Rng;
 use super::layers::{Conv, Padding};
 use super::resize::resize_bilinear;
 
@@ -33,7 +33,7 @@ pub struct FpnHead {
 impl FpnHead {
     /// `in_channels` of the backbone levels `[c2, c3, c4, c5]`.
     pub fn new(in_channels: [usize; 4], classes: usize, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
-        let mut rng = NormalRng::new(seed);
+        let mut rng = Rng::new(seed);
         let mut conv = |cin: usize, cout: usize, k: usize| -> Result<Conv> {
             Ok(Conv {
                 weight: rng.tensor(&[cout, cin, k, k], INIT_STD, dtype, device)?,

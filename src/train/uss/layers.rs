@@ -8,7 +8,7 @@
 use candle_core::{D, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
-use super::BnMode;
+use super::{BnMode, frozen};
 
 /// Reads `name` and cuts it loose from any `Var` behind it.
 pub fn frozen(vb: &VarBuilder, shape: &[usize], name: &str, init: Init) -> Result<Tensor> {
@@ -34,22 +34,6 @@ pub fn same_padding(input: usize, kernel: usize, stride: usize) -> (usize, usize
     let out = input.div_ceil(stride);
     let total = ((out - 1) * stride + kernel).saturating_sub(input);
     (total / 2, total - total / 2)
-}
-
-/// Drops the trailing rows/columns that a strided convolution never reads
-/// (their gradient is zero either way). candle's conv2d backward derives
-/// the transposed convolution's output padding from the height alone, so
-/// without this a stride-2 conv whose height and width leave different
-/// remainders fails in backward (e.g. 5x4 -> 3x2).
-fn exact_fit(x: &Tensor, k: usize, stride: usize, pad: usize) -> Result<Tensor> {
-    if stride == 1 {
-        return Ok(x.clone());
-    }
-    let (_, _, h, w) = x.dims4()?;
-    let used = |i: usize| ((i + 2 * pad).saturating_sub(k) / stride) * stride + k - 2 * pad;
-    let (uh, uw) = (used(h).min(h), used(w).min(w));
-    let x = if uh < h { x.narrow(2, 0, uh)? } else { x.clone() };
-    if uw < w { x.narrow(3, 0, uw) } else { Ok(x) }
 }
 
 /// A 2-D convolution with square kernel, OIHW weights.
@@ -81,18 +65,20 @@ impl Conv {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let k = self.weight.dim(2)?;
-        let y = match self.padding {
-            Padding::Symmetric(p) => exact_fit(x, k, self.stride, p)?.conv2d(&self.weight, p, self.stride, 1, self.groups)?,
-            Padding::Same if self.stride == 1 && k % 2 == 1 => {
-                x.conv2d(&self.weight, k / 2, 1, 1, self.groups)?
-            }
-            Padding::Same => {
-                let (_, _, h, w) = x.dims4()?;
-                let (top, bottom) = same_padding(h, k, self.stride);
-                let (left, right) = same_padding(w, k, self.stride);
-                let x = x.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?;
-                x.conv2d(&self.weight, 0, self.stride, 1, self.groups)?
-            }
+        let (_, c, h, w) = x.dims4()?;
+        let ((top, bottom), (left, right)) = match self.padding {
+            Padding::Symmetric(p) => ((p, p), (p, p)),
+            Padding::Same => (same_padding(h, k, self.stride), same_padding(w, k, self.stride)),
+        };
+        let x = if top + bottom + left + right > 0 {
+            x.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?
+        } else {
+            x.clone()
+        };
+        let y = match self.groups {
+            1 => frozen::conv2d(&x, &self.weight, self.stride)?,
+            g if g == c && self.weight.dim(0)? == c => frozen::depthwise(&x, &self.weight, self.stride)?,
+            g => candle_core::bail!("convolution with {g} groups over {c} channels is not supported"),
         };
         match &self.bias {
             Some(b) => y.broadcast_add(&per_channel(b)?),

@@ -12,7 +12,7 @@
 
 pub mod efficientnet;
 pub mod fpn;
-pub mod init;
+pub mod frozen;
 pub mod layers;
 pub mod pth;
 pub mod resize;
@@ -21,6 +21,7 @@ pub mod resnet;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
 
 pub use efficientnet::EfficientNetLite0;
 pub use fpn::FpnHead;
@@ -109,6 +110,15 @@ impl Uss {
         Ok(Uss::new(Backbone::EfficientNetLite0(backbone), seed)?)
     }
 
+    /// EfficientNet-Lite0 with seeded random weights (Kaiming-normal convs,
+    /// BatchNorm scale 1 and shift 0): for tests and smoke runs.
+    pub fn random_efficientnet(seed: u64, bn: BnMode) -> candle_core::Result<Self> {
+        let shapes = VarMap::new();
+        EfficientNetLite0::new(VarBuilder::from_varmap(&shapes, DType::F32, &Device::Cpu), bn, false)?;
+        let backbone = EfficientNetLite0::new(seeded_like(&shapes, seed, DType::F32)?, bn, false)?;
+        Uss::new(Backbone::EfficientNetLite0(backbone), seed)
+    }
+
     /// Logits `[N, 21, H, W]` for images `[N, 3, H, W]` (RGB in 0..1): the
     /// head's 1/4-resolution logits up-sampled bilinearly (align_corners
     /// false) to the input size.
@@ -126,4 +136,27 @@ impl Uss {
         }
         self.head.forward(&self.backbone.features(x)?)
     }
+}
+
+/// Seeded stand-ins for every tensor a `VarMap` build created: Kaiming-
+/// normal 4-d weights, BatchNorm weights and running variances 1, the rest 0.
+pub fn seeded_like(vm: &VarMap, seed: u64, dtype: DType) -> candle_core::Result<VarBuilder<'static>> {
+    let data = vm.data().lock().expect("varmap lock");
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    let mut rng = crate::train::rng::Rng::new(seed);
+    let mut map = std::collections::HashMap::new();
+    for name in names {
+        let dims = data[name].dims().to_vec();
+        let t = if dims.len() == 4 {
+            let fan_in = (dims[1] * dims[2] * dims[3]) as f64;
+            rng.tensor(&dims, (2.0 / fan_in).sqrt(), dtype, &Device::Cpu)?
+        } else if name.ends_with(".weight") || name.ends_with("running_var") {
+            Tensor::ones(dims, dtype, &Device::Cpu)?
+        } else {
+            Tensor::zeros(dims, dtype, &Device::Cpu)?
+        };
+        map.insert(name.clone(), t);
+    }
+    Ok(VarBuilder::from_tensors(map, dtype, &Device::Cpu))
 }

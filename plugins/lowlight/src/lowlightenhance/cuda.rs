@@ -120,19 +120,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl CudaElement {
-    /// The GPU and our wrapped context, opened on first call.
+    /// The GPU and our wrapped context, opened on first call. Messages are
+    /// posted after the lock is released (a bus sync handler may query us).
     fn shared(&self, element: &gst::Element) -> Result<Arc<Shared>, String> {
-        let mut slot = lock(&self.shared);
-        if let Some(r) = slot.as_ref() {
-            return r.clone();
-        }
-        let opened = Gpu::open(ORDINAL).map_err(|e| e.to_string()).map(|gpu| {
-            // SAFETY: the primary context stays alive as long as `gpu`,
-            // which `Shared` keeps for the element's lifetime.
-            let context = unsafe { CudaContext::wrap(gpu.raw_context(), gpu.raw_device()) };
-            let handle = gpu.raw_context() as usize;
-            Arc::new(Shared { gpu, context, handle })
-        });
+        let opened = {
+            let mut slot = lock(&self.shared);
+            if let Some(r) = slot.as_ref() {
+                return r.clone();
+            }
+            let opened = Gpu::open(ORDINAL).map_err(|e| e.to_string()).map(|gpu| {
+                // SAFETY: the primary context stays alive as long as `gpu`,
+                // which `Shared` keeps for the element's lifetime.
+                let context = unsafe { CudaContext::wrap(gpu.raw_context(), gpu.raw_device()) };
+                let handle = gpu.raw_context() as usize;
+                Arc::new(Shared { gpu, context, handle })
+            });
+            *slot = Some(opened.clone());
+            opened
+        };
         match &opened {
             Ok(shared) => {
                 gst::info!(CAT, obj = element, "opened CUDA device {:?}", shared.gpu);
@@ -154,7 +159,6 @@ impl CudaElement {
             }
             Err(e) => gst::debug!(CAT, obj = element, "no CUDA: {}", e),
         }
-        *slot = Some(opened.clone());
         opened
     }
 
@@ -175,7 +179,7 @@ impl CudaElement {
             Ok(s) => s,
             Err(reason) if settings.device == Device::Cuda => {
                 return Err(gst::error_msg!(
-                    gst::ResourceError::NotFound,
+                    gst::LibraryError::Settings,
                     ("device=cuda, but there is no usable CUDA device: {}. Use device=auto or device=cpu to run on the CPU.", reason)
                 ));
             }

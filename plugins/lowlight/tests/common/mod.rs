@@ -106,7 +106,12 @@ pub fn core_enhance(model: &std::path::Path, rgb: &[u8], w: usize, h: usize, str
 /// A `lowlightenhance` with `model` set (the harness starts the element at
 /// once, so the model must be set before).
 pub fn element(model: &std::path::Path) -> gst::Element {
-    gst::ElementFactory::make("lowlightenhance").property("model", model.to_str().unwrap()).build().unwrap()
+    let e = gst::ElementFactory::make("lowlightenhance").property("model", model.to_str().unwrap()).build().unwrap();
+    // These tests compare with the CPU core exactly; the GPU path (within
+    // one step) is tested by tests/cuda.rs.
+    #[cfg(feature = "cuda")]
+    gst::prelude::GObjectExtManualGst::set_property_from_str(&e, "device", "cpu");
+    e
 }
 
 /// A started harness around `lowlightenhance` with `model` and caps for `info`.
