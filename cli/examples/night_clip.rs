@@ -57,8 +57,15 @@ fn main() -> Result<()> {
 }
 
 fn parse(args: &[String]) -> Result<Options> {
-    let mut o =
-        Options { output: PathBuf::new(), photos: Vec::new(), frames: 150, size: (640, 360), gain: 1.0, pan: 1.0, ramp: 1.0 };
+    let mut o = Options {
+        output: PathBuf::new(),
+        photos: Vec::new(),
+        frames: 150,
+        size: (640, 360),
+        gain: 1.0,
+        pan: 1.0,
+        ramp: 1.0,
+    };
     let mut it = args.iter();
     let mut positional = Vec::new();
     while let Some(a) = it.next() {

@@ -38,13 +38,16 @@ pub fn for_each_frame(path: &Path, mut f: impl FnMut(&[u8], &FrameLayout) -> Res
     let coverage = Arc::new(Coverage::default());
     coverage.watch(&sink.static_pad("sink").context("appsink has a sink pad")?);
     let linked = Arc::new(AtomicBool::new(false));
-    let (bin, convert_sink, video) = (pipeline.clone(), convert.static_pad("sink").context("videoconvert has a sink")?, linked.clone());
+    let (bin, convert_sink, video) =
+        (pipeline.clone(), convert.static_pad("sink").context("videoconvert has a sink")?, linked.clone());
     decode.connect_pad_added(move |_, pad| {
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let is_video = caps.structure(0).is_some_and(|s| s.name().starts_with("video/"));
         if is_video && !video.swap(true, Ordering::SeqCst) {
             let _ = pad.link(&convert_sink);
-        } else if let Ok(discard) = gst::ElementFactory::make("fakesink").property("async", false).property("sync", false).build() {
+        } else if let Ok(discard) =
+            gst::ElementFactory::make("fakesink").property("async", false).property("sync", false).build()
+        {
             let _ = bin.add(&discard);
             let _ = discard.sync_state_with_parent();
             if let Some(sinkpad) = discard.static_pad("sink") {
@@ -56,7 +59,9 @@ pub fn for_each_frame(path: &Path, mut f: impl FnMut(&[u8], &FrameLayout) -> Res
     decode.connect_no_more_pads(move |_| {
         if !video.load(Ordering::SeqCst) {
             let _ = element.post_message(
-                gst::message::Error::builder(gst::StreamError::WrongType, "the file has no video stream").src(&element).build(),
+                gst::message::Error::builder(gst::StreamError::WrongType, "the file has no video stream")
+                    .src(&element)
+                    .build(),
             );
         }
     });
@@ -68,10 +73,10 @@ pub fn for_each_frame(path: &Path, mut f: impl FnMut(&[u8], &FrameLayout) -> Res
     let (mut frames, mut since) = (0u64, Instant::now());
     loop {
         interrupt::check()?;
-        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-            if let gst::MessageView::Error(e) = msg.view() {
-                bail!(error_text(path, e));
-            }
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
+            && let gst::MessageView::Error(e) = msg.view()
+        {
+            bail!(error_text(path, e));
         }
         let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
             if sink.is_eos() {

@@ -36,7 +36,8 @@ impl VideoWriter {
             .fps(gst::Fraction::new(fps as i32, 1))
             .build()?
             .to_caps()?;
-        let src = gst_app::AppSrc::builder().caps(&caps).format(gst::Format::Time).block(true).max_bytes(64 << 20).build();
+        let src =
+            gst_app::AppSrc::builder().caps(&caps).format(gst::Format::Time).block(true).max_bytes(64 << 20).build();
         let pipeline = gst::Pipeline::new();
         let mut chain: Vec<gst::Element> = vec![src.clone().upcast(), make("videoconvert")?];
         for (factory, properties) in container.video_encoder() {

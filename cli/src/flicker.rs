@@ -84,8 +84,11 @@ impl Sweep {
         let runs = all
             .into_iter()
             .map(|s| {
-                let options =
-                    EnhancerOptions { temporal_smoothing: s.temporal_smoothing, factor_interval: s.factor_interval, ..base };
+                let options = EnhancerOptions {
+                    temporal_smoothing: s.temporal_smoothing,
+                    factor_interval: s.factor_interval,
+                    ..base
+                };
                 Ok((s, Enhancer::new(model.clone(), options)?, Vec::new()))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -123,7 +126,8 @@ impl Sweep {
 /// Decodes `input` and measures every setting.
 pub fn measure_sweep(input: &Path, model: &Sgz, base: EnhancerOptions, settings: &[Setting]) -> Result<Vec<SweepRow>> {
     let mut sweep = Sweep::new(model, base, settings)?;
-    for_each_frame(input, |frame, layout| sweep.push(frame, layout))?;
+    let frames = for_each_frame(input, |frame, layout| sweep.push(frame, layout))?;
+    at_least_two(input, frames)?;
     Ok(sweep.finish())
 }
 
@@ -131,9 +135,16 @@ pub fn measure_sweep(input: &Path, model: &Sgz, base: EnhancerOptions, settings:
 /// both must have the same frames.
 pub fn measure_pair(input: &Path, enhanced: &Path) -> Result<FlickerReport> {
     let mut histograms = Vec::new();
-    for_each_frame(input, |frame, layout| Ok(histograms.push(frame_histogram(frame, layout)?)))?;
+    for_each_frame(input, |frame, layout| {
+        histograms.push(frame_histogram(frame, layout)?);
+        Ok(())
+    })?;
     let mut means = Vec::new();
-    for_each_frame(enhanced, |frame, layout| Ok(means.push(frame_mean_luma(frame, layout)?)))?;
+    for_each_frame(enhanced, |frame, layout| {
+        means.push(frame_mean_luma(frame, layout)?);
+        Ok(())
+    })?;
+    at_least_two(input, histograms.len() as u64)?;
     if histograms.len() != means.len() {
         bail!(
             "{} has {} frames but {} has {}: not an enhanced version of it",
@@ -144,6 +155,14 @@ pub fn measure_pair(input: &Path, enhanced: &Path) -> Result<FlickerReport> {
         );
     }
     Ok(FlickerReport::new(&histograms, &means))
+}
+
+/// Flicker is measured between frames: a still image or a one-frame video has none.
+fn at_least_two(input: &Path, frames: u64) -> Result<()> {
+    if frames < 2 {
+        bail!("{}: {frames} frame; flicker needs a video of at least 2 frames", input.display());
+    }
+    Ok(())
 }
 
 fn header(out: &mut String, report: &FlickerReport) {

@@ -7,9 +7,9 @@ use image::{DynamicImage, ImageFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 use lowlight::{Enhancer, FrameLayout, PixelFormat};
 
+use crate::interrupt;
 use crate::media::is_image;
 use crate::output::{PendingOutput, refuse_input_as_output};
-use crate::interrupt;
 
 /// Enhances the image `input` into `output`, or every image of the
 /// directory `input` into the directory `output` (same file names, with a

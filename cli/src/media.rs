@@ -61,7 +61,13 @@ impl Container {
         match self {
             Container::Webm => &[(
                 "vp8enc",
-                &[("deadline", "1"), ("cpu-used", "4"), ("end-usage", "cq"), ("cq-level", "10"), ("target-bitrate", "20000000")],
+                &[
+                    ("deadline", "1"),
+                    ("cpu-used", "4"),
+                    ("end-usage", "cq"),
+                    ("cq-level", "10"),
+                    ("target-bitrate", "20000000"),
+                ],
             )],
             _ => &[
                 ("x264enc", &[("speed-preset", "faster"), ("pass", "qual"), ("quantizer", "20"), ("bframes", "0")]),

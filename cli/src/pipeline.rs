@@ -63,12 +63,16 @@ pub fn run_to_eos(
 ) -> Result<()> {
     let bus = pipeline.bus().ok_or_else(|| anyhow!("the pipeline has no bus"))?;
     if pipeline.set_state(gst::State::Playing).is_err() {
-        return Err(first_error(&bus, input).unwrap_or_else(|| anyhow!("{}: the pipeline cannot start", input.display())));
+        return Err(
+            first_error(&bus, input).unwrap_or_else(|| anyhow!("{}: the pipeline cannot start", input.display()))
+        );
     }
     let (mut last, mut since) = (progress(), Instant::now());
     loop {
         interrupt::check()?;
-        if let Some(msg) = bus.timed_pop_filtered(gst::ClockTime::from_mseconds(100), &[gst::MessageType::Eos, gst::MessageType::Error]) {
+        if let Some(msg) = bus
+            .timed_pop_filtered(gst::ClockTime::from_mseconds(100), &[gst::MessageType::Eos, gst::MessageType::Error])
+        {
             match msg.view() {
                 gst::MessageView::Eos(_) => return Ok(()),
                 gst::MessageView::Error(e) => bail!(error_text(input, e)),

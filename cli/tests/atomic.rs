@@ -16,9 +16,11 @@ fn long_clip(dir: &Path) -> PathBuf {
     input
 }
 
-/// Starts `lowlight enhance` and waits until its temporary output holds data.
+/// Starts `lowlight enhance` and waits until its temporary output holds data
+/// (the caller waits for the child).
+#[allow(clippy::zombie_processes)]
 fn start_encode(model: &Path, input: &Path, output: &Path) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_lowlight"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lowlight"))
         .args(["enhance", "--model", p(model), "--threads", "1", p(input), p(output)])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -32,7 +34,11 @@ fn start_encode(model: &Path, input: &Path, output: &Path) -> std::process::Chil
         if started {
             return child;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the temporary output never appeared");
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the temporary output never appeared");
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
 }

@@ -89,6 +89,10 @@ fn mismatched_or_bad_files_fail_with_one_line() {
     std::fs::write(&text, "not a video").unwrap();
     let line = failed_with_line(&lowlight(&["flicker", p(&a), p(&text)]));
     assert!(line.contains("notes.mp4"), "{line}");
+    let one = tmp.path().join("one.mp4");
+    write_dark_clip(&one, 1, SIZE, |_| 1.0);
+    let line = failed_with_line(&lowlight(&["flicker", p(&one), p(&one)]));
+    assert!(line.contains("at least 2 frames"), "{line}");
     let model = random_model(tmp.path(), 1);
     let line = failed_with_line(&lowlight(&["flicker", "--model", p(&model), "--smoothing", "1.5", p(&a)]));
     assert!(line.contains("smoothing"), "{line}");

@@ -43,7 +43,9 @@ fn the_container_follows_the_output_extension() {
     let input = tmp.path().join("in.webm");
     write_dark_clip(&input, 20, (160, 96), |_| 1.0);
     assert_eq!(analyze(&input).streams, ["video/x-vp8"]);
-    for (ext, codec) in [("mp4", "video/x-h264"), ("mov", "video/x-h264"), ("mkv", "video/x-h264"), ("webm", "video/x-vp8")] {
+    for (ext, codec) in
+        [("mp4", "video/x-h264"), ("mov", "video/x-h264"), ("mkv", "video/x-h264"), ("webm", "video/x-vp8")]
+    {
         let output = tmp.path().join(format!("out.{ext}"));
         let out = lowlight(&["enhance", "--model", p(&weights), p(&input), p(&output)]);
         assert!(out.status.success(), "{ext}: {}", String::from_utf8_lossy(&out.stderr));
@@ -79,9 +81,11 @@ fn options_reach_the_element() {
     let smoothed = luma_with("t.mp4", &["--temporal-smoothing", "0.8", "--factor-interval", "2"]);
     assert!((smoothed - original).abs() > 0.02);
 
-    for (flag, value, what) in
-        [("--iterations", "0", "iterations"), ("--temporal-smoothing", "2", "smoothing"), ("--strength", "1.5", "strength")]
-    {
+    for (flag, value, what) in [
+        ("--iterations", "0", "iterations"),
+        ("--temporal-smoothing", "2", "smoothing"),
+        ("--strength", "1.5", "strength"),
+    ] {
         let output = tmp.path().join("bad.mp4");
         let out = lowlight(&["enhance", "--model", p(&weights), flag, value, p(&input), p(&output)]);
         let line = failed_with_line(&out);

@@ -100,7 +100,10 @@ fn files_that_are_not_videos_are_refused() {
 
     // An image named like a video, and a video named like an image.
     let png = tmp.path().join("picture.mp4");
-    image::RgbImage::from_raw(16, 16, common::noise_image(16, 16, 3, 4)).unwrap().save_with_format(&png, image::ImageFormat::Png).unwrap();
+    image::RgbImage::from_raw(16, 16, common::noise_image(16, 16, 3, 4))
+        .unwrap()
+        .save_with_format(&png, image::ImageFormat::Png)
+        .unwrap();
     enhance_fails(&model, &png, &out_dir.join("d.mp4"));
     let clip = tmp.path().join("clip.mp4");
     write_dark_clip(&clip, 5, (64, 48), |_| 1.0);

@@ -76,12 +76,16 @@ mod tests {
 
     #[test]
     fn options_reach_the_element_and_ranges_are_checked() {
-        let settings = VideoSettings { scale_factor: 8, iterations: 4, strength: 0.5, threads: 1, ..Default::default() };
+        let settings =
+            VideoSettings { scale_factor: 8, iterations: 4, strength: 0.5, threads: 1, ..Default::default() };
         let e = make_enhancer(&settings).unwrap();
         assert_eq!(e.property::<u32>("scale-factor"), 8);
         assert_eq!(e.property::<u32>("iterations"), 4);
         assert_eq!(e.property::<f64>("strength"), 0.5);
-        assert!(make_enhancer(&VideoSettings { iterations: 0, ..settings.clone() }).is_err(), "the element needs 1..=16");
+        assert!(
+            make_enhancer(&VideoSettings { iterations: 0, ..settings.clone() }).is_err(),
+            "the element needs 1..=16"
+        );
         assert!(make_enhancer(&VideoSettings { strength: 1.5, ..settings.clone() }).is_err());
         assert!(set_number(&e, "no-such-property", 1.0).is_err());
     }

@@ -64,12 +64,12 @@ pub fn reencode(input: &Path, output: &Path, settings: &VideoSettings) -> Result
     parse.connect_pad_added(move |parse, pad| {
         if let Err(e) = link_stream(&bin, &muxer, container, &enhance, &state, pad) {
             let msg = format!("cannot set up the pipeline: {e:#}");
-            let _ = parse.post_message(gst::message::Error::builder(gst::CoreError::Negotiation, &msg).src(parse).build());
+            let _ =
+                parse.post_message(gst::message::Error::builder(gst::CoreError::Negotiation, &msg).src(parse).build());
         }
     });
-    let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{bar:40} {msg} eta {eta}").expect("valid template"),
-    );
+    let bar = ProgressBar::new(0)
+        .with_style(ProgressStyle::with_template("{bar:40} {msg} eta {eta}").expect("valid template"));
     let state = progress.clone();
     run_to_eos(&pipeline, input, || state.coverage.frames(), || update_bar(&bar, &state))?;
     bar.finish_and_clear();
@@ -110,7 +110,9 @@ fn link_stream(
     }
     pipeline.add(&branch)?;
     if let Some(template) = mux_pad {
-        let target = mux.request_pad_simple(template).with_context(|| format!("{} takes no more {template} streams", mux.name()))?;
+        let target = mux
+            .request_pad_simple(template)
+            .with_context(|| format!("{} takes no more {template} streams", mux.name()))?;
         branch.static_pad("src").context("the branch has a source pad")?.link(&target)?;
     }
     branch.sync_state_with_parent()?;
@@ -136,20 +138,13 @@ fn fail_without_video(pad: &gst::Pad, progress: Arc<Progress>) {
 }
 
 fn update_bar(bar: &ProgressBar, progress: &Progress) {
-    let duration = progress
-        .video_pad
-        .lock()
-        .ok()
-        .and_then(|p| p.as_ref().and_then(|pad| pad.query_duration::<gst::ClockTime>()));
+    let duration =
+        progress.video_pad.lock().ok().and_then(|p| p.as_ref().and_then(|pad| pad.query_duration::<gst::ClockTime>()));
     let position = progress.coverage.end.load(Ordering::Relaxed) / 1_000_000;
     if let Some(d) = duration {
         bar.set_length(d.mseconds().max(1));
     }
     bar.set_position(position);
     let total = duration.map(|d| format!(" / {:.1} s", d.mseconds() as f64 / 1000.0)).unwrap_or_default();
-    bar.set_message(format!(
-        "{:.1} s{total}, {} frames",
-        position as f64 / 1000.0,
-        progress.coverage.frames()
-    ));
+    bar.set_message(format!("{:.1} s{total}, {} frames", position as f64 / 1000.0, progress.coverage.frames()));
 }

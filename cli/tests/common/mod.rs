@@ -94,7 +94,9 @@ pub fn random_model(dir: &Path, seed: u64) -> PathBuf {
         .collect();
     let views: Vec<(String, safetensors::tensor::TensorView)> = bytes
         .iter()
-        .map(|(n, b, s)| (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap()))
+        .map(|(n, b, s)| {
+            (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())
+        })
         .collect();
     let path = dir.join(format!("random-{seed}.safetensors"));
     std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
