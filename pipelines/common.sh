@@ -1,9 +1,8 @@
 # Sourced by the pipeline scripts: finds the plugin and the model.
 #   GST_PLUGIN_PATH  where libgstlowlight.so is (default: target/release of
 #                    this checkout, or $CARGO_TARGET_DIR/release; built on first use)
-#   LOWLIGHT_MODEL   SGZ weights (safetensors); default: the embedded model,
-#                    or ../shared/reference/sgz/weights.safetensors beside the
-#                    checkout while the plugin has no embedded model
+#   LOWLIGHT_MODEL   SGZ weights (safetensors); default: the embedded model
+#                    (models/lowlight-sgz.safetensors)
 #   LOWLIGHT_OPTS    more lowlightenhance properties, e.g. "strength=0.8"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RELEASE_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
@@ -14,10 +13,6 @@ if [ -z "${GST_PLUGIN_PATH:-}" ]; then
     echo "building the lowlight plugin (cargo build --release -p gst-plugin-lowlight)" >&2
     (cd "$ROOT" && cargo build --release -p gst-plugin-lowlight --locked -q)
   fi
-fi
-
-if [ -z "${LOWLIGHT_MODEL:-}" ] && [ -f "$ROOT/../shared/reference/sgz/weights.safetensors" ]; then
-  LOWLIGHT_MODEL="$(cd "$ROOT/../shared/reference/sgz" && pwd)/weights.safetensors"
 fi
 
 # The element with its properties, as gst-launch arguments (an array).

@@ -64,11 +64,18 @@ fn errors_are_one_line_and_non_zero() {
     image::RgbImage::from_raw(8, 8, noise_image(8, 8, 3, 1)).unwrap().save(&img).unwrap();
     let out_path = tmp.path().join("y.png");
 
-    // No model yet embedded: --model is required.
+    // Without --model the embedded default model is used.
     let out = lowlight(&["enhance", p(&img), p(&out_path)]);
     if lowlight::model::DEFAULT_MODEL.is_none() {
         assert!(!out.status.success());
         assert!(stderr_line(&out).contains("--model"));
+    } else {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let enhanced = image::open(&out_path).unwrap().to_rgb8();
+        let mean = |v: &[u8]| v.iter().map(|&b| b as f64).sum::<f64>() / v.len() as f64;
+        let input = noise_image(8, 8, 3, 1);
+        assert!(mean(enhanced.as_raw()) > mean(&input), "the default model did not brighten the image");
+        std::fs::remove_file(&out_path).unwrap();
     }
 
     let missing = tmp.path().join("missing.safetensors");

@@ -31,6 +31,23 @@ enum Command {
     Eval(EvalArgs),
     /// Write a validation list holding out whole same-scene runs.
     Split(SplitArgs),
+    /// Write the model of a training checkpoint (e.g. of a run still going).
+    Export(ExportArgs),
+    /// Per-layer weight norms of model files (collapsed layers show as 0).
+    Inspect(InspectArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    checkpoint: PathBuf,
+    #[arg(long, short)]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    #[arg(required = true, num_args = 1..)]
+    models: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -183,6 +200,8 @@ fn main() {
         Command::Train(a) => train(a),
         Command::Eval(a) => evaluate(a),
         Command::Split(a) => write_split(a),
+        Command::Inspect(a) => inspect(a),
+        Command::Export(a) => export(a),
     };
     if let Err(e) = result {
         eprintln!("lowlight-train: {e:#}");
@@ -467,5 +486,38 @@ fn write_split(a: SplitArgs) -> Result<()> {
     }
     lowlight::train::checkpoint::write_atomic(&a.output, text.as_bytes())?;
     println!("{} runs found; held out {} images in {} runs -> {}", runs.len(), held.len(), picked_runs, a.output.display());
+    Ok(())
+}
+
+fn inspect(a: InspectArgs) -> Result<()> {
+    let stats: Vec<Vec<lowlight::model::LayerNorm>> = a
+        .models
+        .iter()
+        .map(|p| Ok(lowlight::EfeWeights::from_file(p).with_context(|| p.display().to_string())?.layer_norms()))
+        .collect::<Result<_>>()?;
+    let header: Vec<String> = a.models.iter().map(|p| format!("{} (L2 / max abs / near-zero)", p.display())).collect();
+    println!("| tensor | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(a.models.len()));
+    for (i, row) in stats[0].iter().enumerate() {
+        let cells: Vec<String> = stats
+            .iter()
+            .map(|s| format!("{:.3e} / {:.3e} / {} of {}", s[i].l2, s[i].max_abs, s[i].near_zero, s[i].count))
+            .collect();
+        println!("| {} | {} |", row.name, cells.join(" | "));
+    }
+    Ok(())
+}
+
+fn export(a: ExportArgs) -> Result<()> {
+    let (tensors, meta) = lowlight::train::checkpoint::load(&a.checkpoint)?;
+    let params: std::collections::HashMap<String, candle_core::Tensor> =
+        tensors.into_iter().filter_map(|(n, t)| n.strip_prefix("param.").map(|p| (p.to_string(), t))).collect();
+    if params.is_empty() {
+        bail!("{}: no parameters (param.*) in this file", a.checkpoint.display())
+    }
+    let meta: BTreeMap<String, String> = meta.into_iter().filter(|(k, _)| k.starts_with("config.") || k == "step").collect();
+    lowlight::train::checkpoint::save_atomic(&a.output, &params, &meta)?;
+    lowlight::EfeWeights::from_file(&a.output)?;
+    println!("{} (step {}) -> {}", a.checkpoint.display(), meta.get("step").map(String::as_str).unwrap_or("?"), a.output.display());
     Ok(())
 }

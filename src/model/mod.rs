@@ -11,13 +11,13 @@ use candle_nn::VarBuilder;
 
 pub use efe::{DepthwiseSeparable, Efe, EfeBuffers, FusedEfe};
 pub use rie::rie;
-pub use weights::{EFE_LAYERS, EfeWeights, expected_tensors};
+pub use weights::{EFE_LAYERS, EfeWeights, LayerNorm, expected_tensors};
 
 use crate::ops::resample::{bilinear_matrix, low_res_size};
 
-/// The weights compiled into the library, once the project ships a trained
-/// model (`models/`). Until then every user passes a weights file.
-pub const DEFAULT_MODEL: Option<&[u8]> = None;
+/// The weights compiled into the library: our own trained model,
+/// `models/lowlight-sgz.safetensors` (see `models/MODEL_CARD.md`).
+pub const DEFAULT_MODEL: Option<&[u8]> = Some(include_bytes!("../../models/lowlight-sgz.safetensors"));
 
 /// Every tensor of one forward pass of the tensor path.
 #[derive(Debug, Clone)]

@@ -124,6 +124,37 @@ impl EfeWeights {
     }
 }
 
+/// Size statistics of one weight tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerNorm {
+    pub name: String,
+    pub l2: f32,
+    pub max_abs: f32,
+    /// Values with magnitude below 1e-12 (denormals are already flushed to 0).
+    pub near_zero: usize,
+    pub count: usize,
+}
+
+impl EfeWeights {
+    /// Statistics of every tensor, in [`expected_tensors`] order: a layer
+    /// that collapsed during training shows an L2 norm of (almost) 0.
+    pub fn layer_norms(&self) -> Vec<LayerNorm> {
+        expected_tensors()
+            .into_iter()
+            .map(|(name, _)| {
+                let (v, _) = self.get(&name).expect("checked at load");
+                LayerNorm {
+                    l2: self.norm(&name).unwrap_or(0.0),
+                    max_abs: v.iter().fold(0f32, |m, x| m.max(x.abs())),
+                    near_zero: v.iter().filter(|x| x.abs() < 1e-12).count(),
+                    count: v.len(),
+                    name,
+                }
+            })
+            .collect()
+    }
+}
+
 fn fan_in_of(shape: &[usize]) -> usize {
     shape[1..].iter().product()
 }
