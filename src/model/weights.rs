@@ -93,10 +93,8 @@ impl EfeWeights {
         };
         let tensors = expected_tensors()
             .into_iter()
-            .enumerate()
-            .map(|(i, (name, shape))| {
-                // Biases share their weight's fan-in (the tensor before them).
-                let fan_in = if shape.len() == 1 { fan_in_of(&expected_tensors()[i - 1].1) } else { fan_in_of(&shape) };
+            .zip(fan_ins())
+            .map(|((name, shape), fan_in)| {
                 let bound = gain / (fan_in as f32).sqrt();
                 let values = (0..shape.iter().product()).map(|_| uniform() * bound).collect();
                 (name, (values, shape))
@@ -153,6 +151,16 @@ impl EfeWeights {
             })
             .collect()
     }
+}
+
+/// The fan-in of every tensor of [`expected_tensors`], in that order, as
+/// PyTorch's `Conv2d` init uses it: a bias shares its weight's (the tensor
+/// before it).
+pub fn fan_ins() -> Vec<usize> {
+    let tensors = expected_tensors();
+    (0..tensors.len())
+        .map(|i| if tensors[i].1.len() == 1 { fan_in_of(&tensors[i - 1].1) } else { fan_in_of(&tensors[i].1) })
+        .collect()
 }
 
 fn fan_in_of(shape: &[usize]) -> usize {

@@ -17,6 +17,7 @@ use super::rng::Rng;
 use super::uss::Uss;
 use super::{Adam, AdamConfig, LossWeights, Objective, argmax_target, clip_grad_norm, focal_loss, named_vars};
 use crate::Sgz;
+use crate::model::weights::fan_ins;
 use crate::model::expected_tensors;
 use crate::model::resize;
 
@@ -109,19 +110,11 @@ impl Trainer {
     pub fn new(config: TrainConfig, uss: Option<Uss>) -> Result<Self> {
         let mut rng = Rng::derive(&[config.sampling.seed, 0x1417]);
         let mut initial = HashMap::new();
-        for (name, shape) in expected_tensors() {
-            let fan_in: usize = shape[1..].iter().product::<usize>().max(1);
+        for ((name, shape), fan_in) in expected_tensors().into_iter().zip(fan_ins()) {
             let bound = 1.0 / (fan_in as f64).sqrt();
             let t = match (config.init, name.ends_with(".weight")) {
                 (InitScheme::Normal, true) => rng.tensor(&shape, 0.02, DType::F32, &Device::Cpu)?,
-                (_, true) => rng.uniform_tensor(&shape, bound, DType::F32, &Device::Cpu)?,
-                // A bias's fan-in is that of its layer's weight.
-                (_, false) => {
-                    let w = name.replace(".bias", ".weight");
-                    let ws = expected_tensors().into_iter().find(|(n, _)| *n == w).map(|(_, s)| s).unwrap_or_default();
-                    let fan_in: usize = ws.get(1..).map(|d| d.iter().product()).unwrap_or(1);
-                    rng.uniform_tensor(&shape, 1.0 / (fan_in.max(1) as f64).sqrt(), DType::F32, &Device::Cpu)?
-                }
+                _ => rng.uniform_tensor(&shape, bound, DType::F32, &Device::Cpu)?,
             };
             initial.insert(name, t);
         }
