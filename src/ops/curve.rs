@@ -1,101 +1,67 @@
-//! The curve kernels: the factor map's vertical interpolation and the RIE
-//! steps `x = x + r (x^2 - x)` over rows of lanes, in blocks held in
-//! registers. AVX2+FMA builds are picked at run time, with a portable
-//! fallback (no `target-cpu=native` needed).
+//! The per-lane arithmetic of the fused passes, portable: bytes to unit
+//! floats, the factor's vertical interpolation, the RIE steps
+//! `x = x + r (x^2 - x)` and the rounding back to bytes. The AVX2+FMA
+//! kernels (`ops::avx2`) do the same operations 8 lanes at a time and the
+//! AVX-512 ones (`ops::avx512`) 16; [`Isa`] picks them at run time (no
+//! `target-cpu=native` needed).
+//!
+//! Both passes work on groups of [`GROUP`] pixels: a factor row holds, for
+//! each group, the group's 8 red factors, then its 8 green, then its 8 blue
+//! ones, so that a group's channels are three whole vectors and padding
+//! lanes (alpha, x) are never computed.
 
-/// Lanes processed together in registers: eight AVX vectors of f32.
-const BLOCK: usize = 64;
+/// Pixels per group.
+pub const GROUP: usize = 8;
+/// Factor lanes per group: three channels of [`GROUP`] lanes.
+pub const GROUP_LANES: usize = 3 * GROUP;
 
-/// One packed frame row of bytes: `factor = top * w0 + bottom * w1` per
-/// lane, then the curve steps, then `floor(clamp(x) * 255 + 0.5)`.
-pub fn curve_bytes_row(row: &mut [u8], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
+/// `1/255` split in two parts, `1/255 ~ HI + LO`: with FMA,
+/// `fma(v, HI, v * LO)` is the correctly rounded `v / 255` for every byte
+/// `v` (checked in the tests), as the reference normalises, in two
+/// operations. A plain multiplication by `1/255` is off by an ulp for 126 of
+/// the 256 values.
+pub(crate) const INV_255_HI: f32 = 1.0 / 255.0;
+pub(crate) const INV_255_LO: f32 = (1.0 / 255.0 - INV_255_HI as f64) as f32;
+
+/// The kernels a pass runs, picked at run time from the CPU's features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Isa {
+    Portable,
+    /// AVX2 + FMA.
+    Avx2,
+    /// AVX-512 (F, BW, DQ) for whole blocks of 16 pixels, AVX2 for the rest.
+    Avx512,
+}
+
+impl Isa {
+    /// The best kernels for this CPU.
+    pub fn detect() -> Isa {
+        match (has_avx2_fma(), has_avx512()) {
+            (false, _) => Isa::Portable,
+            (true, false) => Isa::Avx2,
+            (true, true) => Isa::Avx512,
+        }
+    }
+
+    /// Every kernel set this CPU runs, portable first (the tests run all).
+    pub fn available() -> Vec<Isa> {
+        let best = Isa::detect();
+        [Isa::Portable, Isa::Avx2, Isa::Avx512].into_iter().filter(|&isa| isa <= best).collect()
+    }
+}
+
+/// AVX-512 with the subsets the kernels use, on CPUs from Ice Lake and Zen 4
+/// on (VBMI2 marks them): older ones (Skylake-SP, Cascade Lake) lower their
+/// clock for 512-bit arithmetic enough to lose the gain.
+fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if has_avx2_fma() {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { curve_row_avx2_fma(row, top, bottom, w0, w1, iterations) };
-            return;
-        }
+        use std::arch::is_x86_feature_detected as has;
+        has!("avx512f") && has!("avx512bw") && has!("avx512dq") && has!("avx512vbmi2")
     }
-    curve_row_body::<false>(row, top, bottom, w0, w1, iterations);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn curve_row_avx2_fma(row: &mut [u8], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
-    curve_row_body::<true>(row, top, bottom, w0, w1, iterations);
-}
-
-/// `v / 255` rounded as the reference rounds it (a plain multiplication by
-/// 1/255 is off by an ulp for 126 of the 256 values). With FMA, one residual
-/// step after the multiplication gives the correctly rounded quotient at a
-/// fraction of the cost of a division (checked for all 256 values in tests).
-#[inline(always)]
-pub(crate) fn unit<const FMA: bool>(v: u8) -> f32 {
-    const INV: f32 = 1.0 / 255.0;
-    let v = v as f32;
-    if FMA {
-        let q = v * INV;
-        let residual = (-q).mul_add(255.0, v);
-        residual.mul_add(INV, q)
-    } else {
-        v / 255.0
-    }
-}
-
-/// `r = top * w0 + bottom * w1`, then `iterations` times `x = x + r (x^2 - x)`.
-#[inline(always)]
-fn steps<const FMA: bool>(x: &mut [f32; BLOCK], top: &[f32; BLOCK], bottom: &[f32; BLOCK], w0: f32, w1: f32, iterations: usize) {
-    let mut r = [0f32; BLOCK];
-    for k in 0..BLOCK {
-        r[k] = madd::<FMA>(bottom[k], w1, top[k] * w0);
-    }
-    for _ in 0..iterations {
-        for k in 0..BLOCK {
-            x[k] = madd::<FMA>(r[k], madd::<FMA>(x[k], x[k], -x[k]), x[k]);
-        }
-    }
-}
-
-/// Lanes of f32 in 0..1, in place: the same factor interpolation and curve
-/// steps as [`curve_bytes_row`], clamped to 0..1 but not quantised.
-pub fn curve_f32(x: &mut [f32], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(not(target_arch = "x86_64"))]
     {
-        if has_avx2_fma() {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { curve_f32_avx2_fma(x, top, bottom, w0, w1, iterations) };
-            return;
-        }
-    }
-    curve_f32_body::<false>(x, top, bottom, w0, w1, iterations);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn curve_f32_avx2_fma(x: &mut [f32], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
-    curve_f32_body::<true>(x, top, bottom, w0, w1, iterations);
-}
-
-#[inline(always)]
-fn curve_f32_body<const FMA: bool>(x: &mut [f32], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
-    let mut xs = x.chunks_exact_mut(BLOCK);
-    let mut t = top.chunks_exact(BLOCK);
-    let mut b = bottom.chunks_exact(BLOCK);
-    for ((xs, t), b) in (&mut xs).zip(&mut t).zip(&mut b) {
-        let xs: &mut [f32; BLOCK] = xs.try_into().unwrap();
-        steps::<FMA>(xs, t.try_into().unwrap(), b.try_into().unwrap(), w0, w1, iterations);
-        xs.iter_mut().for_each(|v| *v = v.max(0.0).min(1.0));
-    }
-    let rest = xs.into_remainder();
-    if !rest.is_empty() {
-        let n = rest.len();
-        let (mut xx, mut tt, mut bb) = ([0f32; BLOCK], [0f32; BLOCK], [0f32; BLOCK]);
-        xx[..n].copy_from_slice(rest);
-        tt[..n].copy_from_slice(t.remainder());
-        bb[..n].copy_from_slice(b.remainder());
-        steps::<FMA>(&mut xx, &tt, &bb, w0, w1, iterations);
-        rest.iter_mut().zip(xx).for_each(|(v, x)| *v = x.max(0.0).min(1.0));
+        false
     }
 }
 
@@ -110,60 +76,112 @@ pub fn has_avx2_fma() -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn unit_is_the_correctly_rounded_quotient() {
-        for v in 0..=255u8 {
-            assert_eq!(super::unit::<true>(v).to_bits(), (v as f32 / 255.0).to_bits(), "{v}");
-            assert_eq!(super::unit::<false>(v).to_bits(), (v as f32 / 255.0).to_bits(), "{v}");
+/// The factors of a frame row: two factor rows and their vertical weights.
+#[derive(Debug, Clone, Copy)]
+pub struct RowFactors<'a> {
+    pub top: &'a [f32],
+    pub bottom: &'a [f32],
+    pub w0: f32,
+    pub w1: f32,
+}
+
+impl RowFactors<'_> {
+    /// The factors of the pixels from group `g` on.
+    pub fn skip_groups(&self, g: usize) -> Self {
+        let i = g * GROUP_LANES;
+        RowFactors { top: &self.top[i..], bottom: &self.bottom[i..], ..*self }
+    }
+}
+
+/// `v / 255`, correctly rounded (from a table: a division per byte is slow).
+#[inline(always)]
+pub fn unit(v: u8) -> f32 {
+    crate::ops::resample::U8_TO_UNIT[v as usize]
+}
+
+/// R, G, B lanes of a group of pixels.
+pub type GroupLanes = [[f32; GROUP]; 3];
+
+/// The portable factors of group `g` of a row: per lane
+/// `bottom * w1 + top * w0`. Unfused, as [`steps`].
+#[inline(always)]
+pub fn factors(f: &RowFactors<'_>, g: usize) -> GroupLanes {
+    let top = f.top[g * GROUP_LANES..][..GROUP_LANES].chunks_exact(GROUP);
+    let bottom = f.bottom[g * GROUP_LANES..][..GROUP_LANES].chunks_exact(GROUP);
+    let mut r = [[0f32; GROUP]; 3];
+    for (rc, (t, b)) in r.iter_mut().zip(top.zip(bottom)) {
+        for ((r, &t), &b) in rc.iter_mut().zip(t).zip(b) {
+            *r = b * f.w1 + t * f.w0;
+        }
+    }
+    r
+}
+
+/// The portable curve: `iterations` steps `x = x + r (x^2 - x)` on `N`
+/// lanes, all lanes a step at a time so that many vectors are in flight.
+/// Unfused (a software FMA would be slow); the AVX2 kernels fuse, as the
+/// CUDA kernels, which moves a result by at most one step of 8 bits.
+#[inline(always)]
+pub fn steps<const N: usize>(x: &mut [f32; N], r: &[f32; N], iterations: usize) {
+    for _ in 0..iterations {
+        for (x, &r) in x.iter_mut().zip(r) {
+            *x += r * (*x * *x - *x);
         }
     }
 }
 
+/// `[[[f32; GROUP]; 3]; M]` as one array of lanes.
 #[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if FMA { a.mul_add(b, c) } else { a * b + c }
+pub fn flat<const M: usize, const N: usize>(x: &[GroupLanes; M]) -> &[f32; N] {
+    x.as_flattened().as_flattened().try_into().expect("N = M * GROUP_LANES")
 }
 
+/// [`flat`], mutable.
 #[inline(always)]
-fn curve_row_body<const FMA: bool>(row: &mut [u8], top: &[f32], bottom: &[f32], w0: f32, w1: f32, iterations: usize) {
-    let mut px = row.chunks_exact_mut(BLOCK);
-    let mut t = top.chunks_exact(BLOCK);
-    let mut b = bottom.chunks_exact(BLOCK);
-    for ((px, t), b) in (&mut px).zip(&mut t).zip(&mut b) {
-        block::<FMA>(px.try_into().unwrap(), t.try_into().unwrap(), b.try_into().unwrap(), w0, w1, iterations);
-    }
-    let rest = px.into_remainder();
-    if !rest.is_empty() {
-        let n = rest.len();
-        let (mut p, mut tt, mut bb) = ([0u8; BLOCK], [0f32; BLOCK], [0f32; BLOCK]);
-        p[..n].copy_from_slice(rest);
-        tt[..n].copy_from_slice(t.remainder());
-        bb[..n].copy_from_slice(b.remainder());
-        block::<FMA>(&mut p, &tt, &bb, w0, w1, iterations);
-        rest.copy_from_slice(&p[..n]);
-    }
+pub fn flat_mut<const M: usize, const N: usize>(x: &mut [GroupLanes; M]) -> &mut [f32; N] {
+    x.as_flattened_mut().as_flattened_mut().try_into().expect("N = M * GROUP_LANES")
 }
 
+/// `floor(clamp(x, 0, 1) * 255 + 0.5)`; NaN gives 0.
 #[inline(always)]
-fn block<const FMA: bool>(
-    px: &mut [u8; BLOCK],
-    top: &[f32; BLOCK],
-    bottom: &[f32; BLOCK],
-    w0: f32,
-    w1: f32,
-    iterations: usize,
-) {
-    let mut x = [0f32; BLOCK];
-    for k in 0..BLOCK {
-        x[k] = unit::<FMA>(px[k]);
+#[allow(clippy::manual_clamp)] // max/min map NaN to 0, clamp would keep it
+pub fn to_byte(x: f32) -> u8 {
+    // max/min map NaN to 0, and after the clamp the value is in 0.5..=255.5.
+    let v = x.max(0.0).min(1.0) * 255.0 + 0.5;
+    // SAFETY: v is finite and in 0..=255.5, so truncation fits an i32 (and is floor).
+    unsafe { v.to_int_unchecked::<i32>() as u8 }
+}
+
+/// `clamp(x, 0, 1)`; NaN gives 0.
+#[inline(always)]
+#[allow(clippy::manual_clamp)] // max/min map NaN to 0, clamp would keep it
+pub fn clamp_unit(x: f32) -> f32 {
+    x.max(0.0).min(1.0)
+}
+
+/// Factor row length for `width` pixels (whole groups).
+pub fn factor_row_len(width: usize) -> usize {
+    width.div_ceil(GROUP) * GROUP_LANES
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn split_reciprocal_gives_the_correctly_rounded_quotient() {
+        for v in 0..=255u8 {
+            let f = v as f32;
+            let q = f.mul_add(super::INV_255_HI, f * super::INV_255_LO);
+            assert_eq!(q.to_bits(), (f / 255.0).to_bits(), "{v}");
+            assert_eq!(super::unit(v).to_bits(), (f / 255.0).to_bits(), "{v}");
+        }
     }
-    steps::<FMA>(&mut x, top, bottom, w0, w1, iterations);
-    for k in 0..BLOCK {
-        // max/min map NaN to 0, and after the clamp the value is in 0..=255.5.
-        let v = x[k].max(0.0).min(1.0) * 255.0 + 0.5;
-        // SAFETY: v is finite and in 0..=255.5, so truncation fits an i32 (and is floor).
-        px[k] = unsafe { v.to_int_unchecked::<i32>() } as u8;
+
+    #[test]
+    fn to_byte_rounds_half_up_and_clamps() {
+        assert_eq!(super::to_byte(f32::NAN), 0);
+        assert_eq!(super::to_byte(-3.0), 0);
+        assert_eq!(super::to_byte(7.0), 255);
+        assert_eq!(super::to_byte(f32::INFINITY), 255);
+        assert_eq!(super::to_byte(0.5 / 255.0), 1);
     }
 }

@@ -5,15 +5,22 @@
 //!
 //! Training uses the op-by-op modules of `model::efe` (they have gradients);
 //! this op computes the same function, faster, without gradients.
+//!
+//! The kernels used on CPUs with AVX2 and FMA are in `avx2`; the portable
+//! ones here are the fallback.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-/// Output channels computed together (register blocking).
-const CO_BLOCK: usize = 4;
-/// Pixels computed together (two AVX vectors).
+mod avx2;
+
+/// Output channels computed together (register blocking): with two vectors
+/// of pixels, 12 accumulators, which with two inputs and a weight take 15 of
+/// the 16 AVX registers.
+const CO_BLOCK: usize = 6;
+/// Pixels computed together (one cache line); the band buffer's rows are whole blocks.
 const PX_BLOCK: usize = 16;
-/// Rows of one task; bounds the intermediate to `cin * rows * width` floats.
+/// Rows of one task, at most; bounds the intermediate to `cin * rows * width` floats.
 const BAND_ROWS: usize = 8;
 /// Widest layer input (the EFE's concatenations have 64 channels).
 const MAX_CIN: usize = 64;
@@ -24,9 +31,17 @@ pub enum Activation {
     Tanh,
 }
 
-thread_local! {
+/// Per worker thread, kept across layers and frames.
+struct Scratch {
     /// The depthwise output of one band, `[cin][stride]`.
-    static MID: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    mid: Vec<f32>,
+    /// One image row of zeros: the rows above and below the image.
+    zeros: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> =
+        const { std::cell::RefCell::new(Scratch { mid: Vec::new(), zeros: Vec::new() }) };
 }
 
 /// One depthwise-separable layer's weights, laid out for the kernel.
@@ -38,12 +53,59 @@ pub struct FusedDsc {
     depth_weight: Vec<f32>,
     /// `[cin]`
     depth_bias: Vec<f32>,
-    /// `[cout / CO_BLOCK][cin][CO_BLOCK]`: the pointwise weights of each block
-    /// of output channels, input channel by input channel (zero-padded).
-    point_blocks: Vec<[f32; CO_BLOCK]>,
-    /// `[cout / CO_BLOCK][CO_BLOCK]`
-    bias_blocks: Vec<[f32; CO_BLOCK]>,
+    /// The pointwise conv in blocks of at most CO_BLOCK output channels.
+    point_blocks: Vec<PointBlock>,
     activation: Activation,
+}
+
+/// Pointwise weights of output channels `co0..co0 + bias.len()`.
+#[derive(Debug, Clone)]
+struct PointBlock {
+    co0: usize,
+    /// `[cin][channels]`: input channel by input channel.
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// The input planes of a layer, channel by channel across concatenated parts.
+struct Planes<'a> {
+    planes: [&'a [f32]; MAX_CIN],
+    len: usize,
+}
+
+impl<'a> Planes<'a> {
+    fn new(parts: &[(&'a [f32], usize)], plane: usize) -> Self {
+        let mut planes: [&[f32]; MAX_CIN] = [&[]; MAX_CIN];
+        let mut len = 0;
+        for &(data, c) in parts {
+            for chunk in data.chunks_exact(plane).take(c) {
+                planes[len] = chunk;
+                len += 1;
+            }
+        }
+        Self { planes, len }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a [f32]> + '_ {
+        self.planes[..self.len].iter().copied()
+    }
+}
+
+/// Rows `y0..y0 + rows` of every output plane: `cout` runs of `n` floats,
+/// `plane` apart. Bands are disjoint, so tasks write through it in parallel.
+struct OutRows {
+    ptr: *mut f32,
+    plane: usize,
+    n: usize,
+}
+
+impl OutRows {
+    /// # Safety
+    /// `co` is an output channel of the layer and no other live slice covers it.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn channel(&self, co: usize) -> &mut [f32] {
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(co * self.plane), self.n) }
+    }
 }
 
 impl FusedDsc {
@@ -65,17 +127,16 @@ impl FusedDsc {
         {
             bail!("dsc: weights do not form a {cin} -> {cout} layer (at most {MAX_CIN} inputs)")
         }
-        let blocks = cout.div_ceil(CO_BLOCK);
-        let mut point_blocks = vec![[0f32; CO_BLOCK]; blocks * cin];
-        let mut bias_blocks = vec![[0f32; CO_BLOCK]; blocks];
-        for co in 0..cout {
-            let (blk, k) = (co / CO_BLOCK, co % CO_BLOCK);
-            bias_blocks[blk][k] = point_bias[co];
-            for ci in 0..cin {
-                point_blocks[blk * cin + ci][k] = point_weight[co * cin + ci];
-            }
-        }
-        Ok(Self { cin, cout, depth_weight, depth_bias, point_blocks, bias_blocks, activation })
+        let point_blocks = (0..cout)
+            .step_by(CO_BLOCK)
+            .map(|co0| {
+                let cos = CO_BLOCK.min(cout - co0);
+                let weight =
+                    (0..cin).flat_map(|ci| (co0..co0 + cos).map(move |co| point_weight[co * cin + ci])).collect();
+                PointBlock { co0, weight, bias: point_bias[co0..co0 + cos].to_vec() }
+            })
+            .collect();
+        Ok(Self { cin, cout, depth_weight, depth_bias, point_blocks, activation })
     }
 
     /// Applies the layer to `[1, cin, H, W]`.
@@ -97,12 +158,15 @@ impl FusedDsc {
     /// Runs the layer on the channel concatenation of `parts` (each `(data,
     /// channels)`, planar `[channels, h, w]`) into `out` (`[cout, h, w]`).
     pub fn run_into(&self, parts: &[(&[f32], usize)], h: usize, w: usize, out: &mut [f32]) -> Result<()> {
+        self.run_with(parts, h, w, out, crate::ops::curve::has_avx2_fma())
+    }
+
+    /// [`Self::run_into`] with the AVX2 kernels (`simd`, the CPU must have
+    /// AVX2 and FMA) or the portable ones.
+    fn run_with(&self, parts: &[(&[f32], usize)], h: usize, w: usize, out: &mut [f32], simd: bool) -> Result<()> {
         let cin: usize = parts.iter().map(|p| p.1).sum();
         if cin != self.cin {
             bail!("dsc: input has {cin} channels, the layer takes {}", self.cin)
-        }
-        if cin > MAX_CIN {
-            bail!("dsc: at most {MAX_CIN} input channels, got {cin}")
         }
         let plane = h * w;
         if out.len() != self.cout * plane || parts.iter().any(|&(d, c)| d.len() != c * plane) {
@@ -111,88 +175,81 @@ impl FusedDsc {
         if plane == 0 {
             return Ok(());
         }
-        // Channel -> its plane, across the concatenated parts.
-        let planes: Vec<&[f32]> =
-            parts.iter().flat_map(|&(data, c)| (0..c).map(move |i| &data[i * plane..(i + 1) * plane])).collect();
-        let bands: Vec<usize> = (0..h).step_by(BAND_ROWS).collect();
+        let planes = Planes::new(parts, plane);
         let out_ptr = SendPtr(out.as_mut_ptr());
-        let fma = crate::ops::curve::has_avx2_fma();
-        bands.par_iter().for_each(|&y0| {
-            // Each worker thread keeps its band buffer across layers and frames.
-            MID.with_borrow_mut(|mid| {
-                if fma {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: the CPU has AVX2 and FMA.
-                    unsafe {
-                        self.band_avx2_fma(&planes, mid, y0, h, w, &out_ptr)
-                    }
-                } else {
-                    self.band::<false>(&planes, mid, y0, h, w, &out_ptr);
-                }
-            })
+        // Bands of equal height (give or take a row), as many for each thread.
+        let bands = h.div_ceil(BAND_ROWS).next_multiple_of(rayon::current_num_threads()).min(h);
+        (0..bands).into_par_iter().for_each(|band| {
+            let y0 = band * h / bands;
+            let rows = (band + 1) * h / bands - y0;
+            // SAFETY: bands are disjoint row ranges of each output plane.
+            let out = OutRows { ptr: unsafe { out_ptr.get().add(y0 * w) }, plane, n: rows * w };
+            SCRATCH.with_borrow_mut(|scratch| self.band(&planes, scratch, (y0, rows), w, &out, simd))
         });
         Ok(())
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn band_avx2_fma(&self, planes: &[&[f32]], mid: &mut Vec<f32>, y0: usize, h: usize, w: usize, out: &SendPtr) {
-        self.band::<true>(planes, mid, y0, h, w, out)
-    }
-
-    /// Rows `y0..y0 + BAND_ROWS` of every output channel.
-    #[inline(always)]
-    fn band<const FMA: bool>(&self, planes: &[&[f32]], mid: &mut Vec<f32>, y0: usize, h: usize, w: usize, out_ptr: &SendPtr) {
-        let plane = h * w;
-        {
-            let rows = BAND_ROWS.min(h - y0);
-            let n = rows * w;
-            let stride = n.next_multiple_of(PX_BLOCK);
-            // Lanes past `n` are read by the last pixel block and never stored:
-            // the buffer only grows, it is never cleared.
-            if mid.len() < self.cin * stride {
-                mid.resize(self.cin * stride, 0.0);
-            }
-            for (c, src) in planes.iter().enumerate() {
-                let k = &self.depth_weight[c * 9..c * 9 + 9];
-                let dst = &mut mid[c * stride..c * stride + n];
-                for r in 0..rows {
-                    depthwise_row::<FMA>(src, k, self.depth_bias[c], y0 + r, h, w, &mut dst[r * w..(r + 1) * w]);
-                }
-            }
-            let mut dst: Vec<&mut [f32]> = (0..self.cout)
-                .map(|co| {
-                    // SAFETY: bands are disjoint row ranges of each output plane.
-                    unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(co * plane + y0 * w), n) }
-                })
-                .collect();
-            self.pointwise::<FMA>(mid, n, stride, &mut dst);
+    /// Output rows `y0..y0 + rows` of every channel: the depthwise conv of
+    /// every input channel into `mid`, then the pointwise conv out of it.
+    /// `simd`: the CPU has AVX2 and FMA.
+    fn band(
+        &self,
+        planes: &Planes,
+        scratch: &mut Scratch,
+        (y0, rows): (usize, usize),
+        w: usize,
+        out: &OutRows,
+        simd: bool,
+    ) {
+        debug_assert!(!simd || crate::ops::curve::has_avx2_fma());
+        let Scratch { mid, zeros } = scratch;
+        let n = rows * w;
+        // Whole pixel blocks, an odd number of cache lines: the pointwise reads
+        // every channel's row at once, and rows a power-of-two multiple of
+        // lines apart would share a few cache sets.
+        let stride = (n.div_ceil(PX_BLOCK) | 1) * PX_BLOCK;
+        // Lanes past `n` are read by the last pixel block and never stored:
+        // the buffer only grows, it is never cleared.
+        if mid.len() < self.cin * stride {
+            mid.resize(self.cin * stride, 0.0);
         }
+        if zeros.len() < w {
+            zeros.resize(w, 0.0);
+        }
+        let zeros = &zeros[..w];
+        for (c, src) in planes.iter().enumerate() {
+            let taps: &[f32; 9] = self.depth_weight[c * 9..c * 9 + 9].try_into().unwrap();
+            let bias = self.depth_bias[c];
+            let dst = &mut mid[c * stride..c * stride + n];
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: the CPU has AVX2 and FMA.
+                unsafe { avx2::depthwise_rows(src, zeros, y0, taps, bias, dst) };
+                continue;
+            }
+            for (r, dst) in dst.chunks_exact_mut(w).enumerate() {
+                depthwise_row(source_rows(src, zeros, y0 + r), taps, bias, dst);
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: as above.
+            return unsafe { avx2::pointwise(self, mid, stride, out) };
+        }
+        self.pointwise(mid, stride, out);
     }
 
-    /// `out[co] = act(bias[co] + sum_ci W[co, ci] * mid[ci])` over `n`
-    /// pixels; `mid` holds `cin` rows of `stride >= n` floats, zero beyond `n`.
-    #[inline(always)]
-    fn pointwise<const FMA: bool>(&self, mid: &[f32], n: usize, stride: usize, out: &mut [&mut [f32]]) {
-        let cin = self.cin;
-        for co0 in (0..self.cout).step_by(CO_BLOCK) {
-            let cos = CO_BLOCK.min(self.cout - co0);
-            let blk = co0 / CO_BLOCK;
-            let wt = &self.point_blocks[blk * cin..(blk + 1) * cin];
-            let bias = &self.bias_blocks[blk];
-            for p0 in (0..n).step_by(PX_BLOCK) {
-                let len = PX_BLOCK.min(n - p0);
-                #[cfg(target_arch = "x86_64")]
-                if FMA && len == PX_BLOCK && self.activation == Activation::Relu {
-                    // SAFETY: FMA is only set when the CPU has AVX2 and FMA; `mid`
-                    // holds PX_BLOCK floats from p0 in every row (padded stride)
-                    // and every output row holds PX_BLOCK floats from p0.
-                    unsafe { pointwise_relu_block_avx2(mid, stride, p0, wt, bias, &mut out[co0..co0 + cos]) };
-                    continue;
-                }
-                let acc = pointwise_block(mid, stride, p0, wt, bias);
-                for (k, a) in acc.iter().enumerate().take(cos) {
-                    let dst = &mut out[co0 + k][p0..p0 + len];
+    /// `out[co] = act(bias[co] + sum_ci W[co, ci] * mid[ci])` over `out.n`
+    /// pixels; `mid` holds `cin` rows of `stride` floats, `stride` a multiple
+    /// of PX_BLOCK.
+    fn pointwise(&self, mid: &[f32], stride: usize, out: &OutRows) {
+        for p0 in (0..out.n).step_by(PX_BLOCK) {
+            let len = PX_BLOCK.min(out.n - p0);
+            for blk in &self.point_blocks {
+                let acc = pointwise_block(mid, stride, p0, blk);
+                for (k, a) in acc.iter().enumerate().take(blk.bias.len()) {
+                    // SAFETY: an output channel, in this band's rows.
+                    let dst = unsafe { &mut out.channel(blk.co0 + k)[p0..p0 + len] };
                     match self.activation {
                         Activation::Relu => dst.iter_mut().zip(a).for_each(|(d, v)| *d = v.max(0.0)),
                         Activation::Tanh => dst.iter_mut().zip(a).for_each(|(d, v)| *d = v.tanh()),
@@ -203,73 +260,21 @@ impl FusedDsc {
     }
 }
 
-/// Accumulators of CO_BLOCK output channels x PX_BLOCK pixels.
-type Acc = [[f32; PX_BLOCK]; CO_BLOCK];
-
-fn pointwise_block(mid: &[f32], stride: usize, p0: usize, wt: &[[f32; CO_BLOCK]], bias: &[f32; CO_BLOCK]) -> Acc {
-    let mut acc: Acc = bias.map(|b| [b; PX_BLOCK]);
-    for (ci, w) in wt.iter().enumerate() {
+/// The first `blk.bias.len()` rows: the block's channels at pixels `p0..p0 + PX_BLOCK`.
+fn pointwise_block(mid: &[f32], stride: usize, p0: usize, blk: &PointBlock) -> [[f32; PX_BLOCK]; CO_BLOCK] {
+    let mut acc = [[0.0; PX_BLOCK]; CO_BLOCK];
+    for (a, &b) in acc.iter_mut().zip(&blk.bias) {
+        *a = [b; PX_BLOCK];
+    }
+    for (ci, w) in blk.weight.chunks_exact(blk.bias.len()).enumerate() {
         let m = &mid[ci * stride + p0..ci * stride + p0 + PX_BLOCK];
-        for k in 0..CO_BLOCK {
-            for l in 0..PX_BLOCK {
-                acc[k][l] += w[k] * m[l];
+        for (a, &wk) in acc.iter_mut().zip(w) {
+            for (a, &m) in a.iter_mut().zip(m) {
+                *a += wk * m;
             }
         }
     }
     acc
-}
-
-/// A full block with eight AVX accumulators held in registers, ReLU, and
-/// stores straight into the `out.len() <= CO_BLOCK` output rows.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn pointwise_relu_block_avx2(
-    mid: &[f32],
-    stride: usize,
-    p0: usize,
-    wt: &[[f32; CO_BLOCK]],
-    bias: &[f32; CO_BLOCK],
-    out: &mut [&mut [f32]],
-) {
-    use std::arch::x86_64::*;
-    const _: () = assert!(CO_BLOCK == 4 && PX_BLOCK == 16);
-    assert!(wt.is_empty() || (wt.len() - 1) * stride + p0 + PX_BLOCK <= mid.len());
-    assert!(out.len() <= CO_BLOCK && out.iter().all(|o| o.len() >= p0 + PX_BLOCK));
-    let [mut a0, mut a2, mut a4, mut a6] = bias.map(|b| _mm256_set1_ps(b));
-    let (mut a1, mut a3, mut a5, mut a7) = (a0, a2, a4, a6);
-    for (ci, w) in wt.iter().enumerate() {
-        // SAFETY: bounds asserted above.
-        let (m0, m1) = unsafe {
-            let p = mid.as_ptr().add(ci * stride + p0);
-            (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)))
-        };
-        let w0 = _mm256_set1_ps(w[0]);
-        a0 = _mm256_fmadd_ps(w0, m0, a0);
-        a1 = _mm256_fmadd_ps(w0, m1, a1);
-        let w1 = _mm256_set1_ps(w[1]);
-        a2 = _mm256_fmadd_ps(w1, m0, a2);
-        a3 = _mm256_fmadd_ps(w1, m1, a3);
-        let w2 = _mm256_set1_ps(w[2]);
-        a4 = _mm256_fmadd_ps(w2, m0, a4);
-        a5 = _mm256_fmadd_ps(w2, m1, a5);
-        let w3 = _mm256_set1_ps(w[3]);
-        a6 = _mm256_fmadd_ps(w3, m0, a6);
-        a7 = _mm256_fmadd_ps(w3, m1, a7);
-    }
-    let zero = _mm256_setzero_ps();
-    for (row, (lo, hi)) in out.iter_mut().zip([(a0, a1), (a2, a3), (a4, a5), (a6, a7)]) {
-        // SAFETY: each output row holds 16 floats from p0 (asserted above).
-        unsafe {
-            let p = row.as_mut_ptr().add(p0);
-            _mm256_storeu_ps(p, _mm256_max_ps(lo, zero));
-            _mm256_storeu_ps(p.add(8), _mm256_max_ps(hi, zero));
-        }
-    }
-}
-
-#[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 struct SendPtr(*mut f32);
@@ -282,21 +287,26 @@ impl SendPtr {
     }
 }
 
-/// One output row of a depthwise 3x3 conv with zero padding, plus bias.
-/// All nine taps of an output are summed in registers (one store per output).
+/// The rows `y - 1`, `y` and `y + 1` of a plane of rows as long as `zeros`,
+/// `zeros` where they are outside it.
 #[inline(always)]
-fn depthwise_row<const FMA: bool>(src: &[f32], k: &[f32], bias: f32, y: usize, h: usize, w: usize, dst: &mut [f32]) {
-    let row = |i: usize| (y + i).checked_sub(1).filter(|&sy| sy < h).map(|sy| &src[sy * w..(sy + 1) * w]);
-    let rows = [row(0), row(1), row(2)];
-    let dst = &mut dst[..w];
+fn source_rows<'a>(plane: &'a [f32], zeros: &'a [f32], y: usize) -> [&'a [f32]; 3] {
+    let w = zeros.len();
+    let row = |sy: usize| plane.get(sy * w..(sy + 1) * w).unwrap_or(zeros);
+    [y.checked_sub(1).map_or(zeros, row), row(y), row(y + 1)]
+}
+
+/// One output row of a depthwise 3x3 conv with zero padding, plus bias, from
+/// the source rows above, at and below it (rows outside the image are zeros).
+fn depthwise_row(rows: [&[f32]; 3], k: &[f32; 9], bias: f32, dst: &mut [f32]) {
+    let w = dst.len();
     // Taps that read outside the image are left out: the edges are summed separately.
     let edge = |x: usize| -> f32 {
         let mut acc = bias;
         for (i, r) in rows.iter().enumerate() {
-            let Some(r) = r else { continue };
             for j in 0..3 {
                 if let Some(sx) = (x + j).checked_sub(1).filter(|&sx| sx < w) {
-                    acc = madd::<FMA>(k[i * 3 + j], r[sx], acc);
+                    acc += k[i * 3 + j] * r[sx];
                 }
             }
         }
@@ -310,14 +320,11 @@ fn depthwise_row<const FMA: bool>(src: &[f32], k: &[f32], bias: f32, y: usize, h
     let interior = &mut dst[1..w - 1];
     let n = interior.len();
     interior.fill(bias);
-    // Rows are added one at a time, three taps each, which keeps the loop
-    // free of branches (absent rows are simply skipped).
     for (i, r) in rows.iter().enumerate() {
-        let Some(r) = r else { continue };
         let (a, b, c) = (&r[..n], &r[1..n + 1], &r[2..n + 2]);
         let (k0, k1, k2) = (k[i * 3], k[i * 3 + 1], k[i * 3 + 2]);
         for x in 0..n {
-            interior[x] = madd::<FMA>(k2, c[x], madd::<FMA>(k1, b[x], madd::<FMA>(k0, a[x], interior[x])));
+            interior[x] = k2 * c[x] + (k1 * b[x] + (k0 * a[x] + interior[x]));
         }
     }
 }
@@ -357,5 +364,55 @@ impl CustomOp2 for FusedDsc {
         }
         let out = self.run(&[(a, ca), (b, cb)], h, w)?;
         Ok((CpuStorage::F32(out), Shape::from((1, self.cout, h, w))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in -1..1.
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i + seed) * 7919 + seed * 104_729) % 2001) as f32 / 1000.0 - 1.0).collect()
+    }
+
+    fn layer(cin: usize, cout: usize, activation: Activation) -> FusedDsc {
+        let point = values(cout * cin, 3).iter().map(|v| v * 0.3).collect::<Vec<_>>();
+        FusedDsc::new((cin, cout), values(cin * 9, 1), values(cin, 2), &point, &values(cout, 4), activation).unwrap()
+    }
+
+    #[test]
+    fn simd_kernels_equal_portable_kernels() {
+        if !crate::ops::curve::has_avx2_fma() {
+            return;
+        }
+        let layers = [
+            (layer(3, 32, Activation::Relu), 1),
+            (layer(32, 32, Activation::Relu), 1),
+            (layer(64, 32, Activation::Relu), 2),
+            (layer(64, 3, Activation::Tanh), 2),
+            (layer(7, 13, Activation::Tanh), 1),
+        ];
+        for (h, w) in [(1, 1), (2, 3), (5, 8), (3, 9), (9, 10), (4, 17), (11, 24), (17, 33)] {
+            for (layer, parts) in &layers {
+                let plane = h * w;
+                let input = values(layer.cin * plane, h * 31 + w);
+                let split = layer.cin / parts * plane;
+                let parts: Vec<_> = if *parts == 1 {
+                    vec![(&input[..], layer.cin)]
+                } else {
+                    vec![(&input[..split], layer.cin / 2), (&input[split..], layer.cin / 2)]
+                };
+                let run = |simd| {
+                    let mut out = vec![0.0; layer.cout * plane];
+                    layer.run_with(&parts, h, w, &mut out, simd).unwrap();
+                    out
+                };
+                let (simd, portable) = (run(true), run(false));
+                let d = simd.iter().zip(&portable).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                let scale = portable.iter().map(|v| v.abs()).fold(0.0, f32::max);
+                assert!(scale > 0.1 && d < 1e-5 * scale.max(1.0), "{h}x{w}, {} -> {}: {d}", layer.cin, layer.cout);
+            }
+        }
     }
 }

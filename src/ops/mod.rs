@@ -1,5 +1,9 @@
 //! Kernels: candle custom ops and the frame passes around the EFE.
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
 pub mod curve;
 pub mod depthwise;
 pub mod dsc;

@@ -3,14 +3,22 @@
 //! the planes. No RGB copy of the frame exists.
 //!
 //! Chroma is up-sampled by replication (each chroma sample covers its 2x2
-//! block) and the enhanced chroma is the mean over the block's pixels.
+//! block) and the enhanced chroma is the mean over the block's pixels: per
+//! luma row the block's pixels are summed, then the rows, then divided by
+//! the count (as the CUDA kernels do).
 
 use rayon::prelude::*;
 
 use crate::frame::{YuvFormat, YuvLayout, YuvMatrix, YuvRange};
-use crate::ops::curve::curve_f32;
-use crate::ops::fused::{Lanes, horizontal_rows};
-use crate::ops::resample::bilinear_taps;
+use crate::ops::curve::{self, GROUP, GROUP_LANES, GroupLanes, Isa, RowFactors};
+use crate::ops::fused::FactorRows;
+use crate::ops::resample::{Tap, bilinear_taps};
+
+#[cfg(target_arch = "x86_64")]
+use crate::ops::{
+    avx2::{self, Chroma420},
+    avx512,
+};
 
 /// The matrix and range as per-sample arithmetic.
 #[derive(Debug, Clone, Copy)]
@@ -38,12 +46,9 @@ impl Coeffs {
     }
 
     /// Code values to RGB in 0..1 (clamped), with the same arithmetic as the
-    /// row conversion of the fused pass and the CUDA kernels.
-    #[inline(always)]
+    /// fused pass and the CUDA kernels.
     pub fn to_rgb(&self, y: u8, u: u8, v: u8) -> [f32; 3] {
-        let (mut r, mut g, mut b) = ([0f32], [0f32], [0f32]);
-        self.rows_to_rgb(&[y], &[u as f32], &[v as f32], &mut r, &mut g, &mut b);
-        [r[0], g[0], b[0]]
+        Conversion::new(self).rgb(y, u as f32, v as f32)
     }
 
     /// The numbers of the CUDA kernels' `ll_yuv_coeffs`:
@@ -59,39 +64,6 @@ impl Coeffs {
         (y, (b - y) / (2.0 * (1.0 - self.kb)), (r - y) / (2.0 * (1.0 - self.kr)))
     }
 
-    /// A row of code values (chroma given per pixel, as f32) to planar RGB.
-    #[inline(always)]
-    fn rows_to_rgb(&self, y: &[u8], u: &[f32], v: &[f32], r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
-        let (ys, cs) = (1.0 / self.y_steps, 1.0 / self.c_steps);
-        let (rv, bu) = (2.0 * (1.0 - self.kr) * cs, 2.0 * (1.0 - self.kb) * cs);
-        let (gu, gv) = (-self.kb * bu / self.kg, -self.kr * rv / self.kg);
-        let n = y.len();
-        let (u, v, r, g, b) = (&u[..n], &v[..n], &mut r[..n], &mut g[..n], &mut b[..n]);
-        for x in 0..n {
-            let yy = (y[x] as f32 - self.y_off) * ys;
-            let (cu, cv) = (u[x] - 128.0, v[x] - 128.0);
-            r[x] = (yy + rv * cv).max(0.0).min(1.0);
-            g[x] = (yy + gu * cu + gv * cv).max(0.0).min(1.0);
-            b[x] = (yy + bu * cu).max(0.0).min(1.0);
-        }
-    }
-
-    /// Planar RGB to a row of Y code values and per-pixel unit chroma.
-    #[inline(always)]
-    fn rows_from_rgb(&self, r: &[f32], g: &[f32], b: &[f32], y: &mut [u8], cb: &mut [f32], cr: &mut [f32]) {
-        let (kb2, kr2) = (1.0 / (2.0 * (1.0 - self.kb)), 1.0 / (2.0 * (1.0 - self.kr)));
-        let n = y.len();
-        let (r, g, b, cb, cr) = (&r[..n], &g[..n], &b[..n], &mut cb[..n], &mut cr[..n]);
-        for x in 0..n {
-            let yy = self.kr * r[x] + self.kg * g[x] + self.kb * b[x];
-            let code = (yy * self.y_steps + self.y_off + 0.5).max(0.0).min(255.0);
-            // SAFETY: finite and in 0..=255 after the clamp (max/min drop NaN).
-            y[x] = unsafe { code.to_int_unchecked::<i32>() } as u8;
-            cb[x] = (b[x] - yy) * kb2;
-            cr[x] = (r[x] - yy) * kr2;
-        }
-    }
-
     #[inline(always)]
     pub fn y_code(&self, y: f32) -> u8 {
         quantise(y * self.y_steps + self.y_off)
@@ -104,8 +76,96 @@ impl Coeffs {
 }
 
 #[inline(always)]
+#[allow(clippy::manual_clamp)] // max/min map NaN to 0, clamp would keep it
 fn quantise(v: f32) -> u8 {
     (v + 0.5).max(0.0).min(255.0) as u8
+}
+
+/// The constants of both conversions, derived once from [`Coeffs`] (the
+/// divisions are not per sample).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Conversion {
+    pub coeffs: Coeffs,
+    // YUV -> RGB: unit luma per code step, chroma terms per code step.
+    pub y_off: f32,
+    pub ys: f32,
+    pub rv: f32,
+    pub gu: f32,
+    pub gv: f32,
+    pub bu: f32,
+    // RGB -> YUV.
+    pub kr: f32,
+    pub kg: f32,
+    pub kb: f32,
+    pub y_steps: f32,
+    pub kb2: f32,
+    pub kr2: f32,
+    pub c_steps: f32,
+}
+
+impl Conversion {
+    pub(crate) fn new(k: &Coeffs) -> Self {
+        let (ys, cs) = (1.0 / k.y_steps, 1.0 / k.c_steps);
+        let (rv, bu) = (2.0 * (1.0 - k.kr) * cs, 2.0 * (1.0 - k.kb) * cs);
+        let (gu, gv) = (-k.kb * bu / k.kg, -k.kr * rv / k.kg);
+        Conversion {
+            coeffs: *k,
+            y_off: k.y_off,
+            ys,
+            rv,
+            gu,
+            gv,
+            bu,
+            kr: k.kr,
+            kg: k.kg,
+            kb: k.kb,
+            y_steps: k.y_steps,
+            kb2: 1.0 / (2.0 * (1.0 - k.kb)),
+            kr2: 1.0 / (2.0 * (1.0 - k.kr)),
+            c_steps: k.c_steps,
+        }
+    }
+
+    /// Code values (chroma as f32) to RGB in 0..1.
+    #[inline(always)]
+    pub(crate) fn rgb(&self, y: u8, u: f32, v: f32) -> [f32; 3] {
+        let yy = (y as f32 - self.y_off) * self.ys;
+        let (cu, cv) = (u - 128.0, v - 128.0);
+        [yy + self.rv * cv, yy + self.gu * cu + self.gv * cv, yy + self.bu * cu].map(curve::clamp_unit)
+    }
+
+    /// [`Self::rgb`] on the lanes of a group.
+    #[inline(always)]
+    fn rgb_lanes(&self, y: &[u8; GROUP], u: &[f32; GROUP], v: &[f32; GROUP]) -> GroupLanes {
+        let mut out = [[0f32; GROUP]; 3];
+        for k in 0..GROUP {
+            let p = self.rgb(y[k], u[k], v[k]);
+            (0..3).for_each(|c| out[c][k] = p[c]);
+        }
+        out
+    }
+
+    /// [`Self::luma_chroma`] on the lanes of a group (clamped to 0..1 first):
+    /// luma codes, cb, cr.
+    #[inline(always)]
+    fn luma_chroma_lanes(&self, rgb: &GroupLanes) -> ([u8; GROUP], [f32; GROUP], [f32; GROUP]) {
+        let (mut codes, mut cb, mut cr) = ([0u8; GROUP], [0f32; GROUP], [0f32; GROUP]);
+        for (k, ((code, cb), cr)) in codes.iter_mut().zip(&mut cb).zip(&mut cr).enumerate() {
+            (*code, *cb, *cr) = self.luma_chroma(rgb.map(|c| curve::clamp_unit(c[k])));
+        }
+        (codes, cb, cr)
+    }
+
+    /// RGB in 0..1 to a luma code and unit chroma `(cb, cr)`.
+    #[inline(always)]
+    #[allow(clippy::manual_clamp)] // max/min map NaN to 0, clamp would keep it
+    pub(crate) fn luma_chroma(&self, [r, g, b]: [f32; 3]) -> (u8, f32, f32) {
+        let yy = self.kr * r + self.kg * g + self.kb * b;
+        let code = (yy * self.y_steps + self.y_off + 0.5).max(0.0).min(255.0);
+        // SAFETY: finite and in 0..=255 after the clamp (max/min drop NaN).
+        let code = unsafe { code.to_int_unchecked::<i32>() } as u8;
+        (code, (b - yy) * self.kb2, (r - yy) * self.kr2)
+    }
 }
 
 /// Immutable view of the planes.
@@ -115,20 +175,30 @@ pub struct YuvPlanes<'a> {
     pub layout: &'a YuvLayout,
 }
 
-impl YuvPlanes<'_> {
-    /// The code values of pixel (x, y).
+impl<'a> YuvPlanes<'a> {
+    /// Luma, U and V rows of frame row `y`. NV12's V row is its UV row less
+    /// one byte, so that U and V of a pixel share one index.
     #[inline(always)]
-    fn sample(&self, x: usize, y: usize) -> (u8, u8, u8) {
+    fn rows(&self, y: usize) -> [&'a [u8]; 3] {
         let l = self.layout;
-        let (sx, sy) = l.format.subsampling();
-        let (cx, cy) = (x / sx, y / sy);
-        let luma = self.planes[0][y * l.strides[0] + x];
+        let cy = y / l.format.subsampling().1;
+        let luma = &self.planes[0][y * l.strides[0]..];
         match l.format {
             YuvFormat::Nv12 => {
-                let i = cy * l.strides[1] + 2 * cx;
-                (luma, self.planes[1][i], self.planes[1][i + 1])
+                let uv = &self.planes[1][cy * l.strides[1]..];
+                [luma, uv, &uv[1..]]
             }
-            _ => (luma, self.planes[1][cy * l.strides[1] + cx], self.planes[2][cy * l.strides[2] + cx]),
+            _ => [luma, &self.planes[1][cy * l.strides[1]..], &self.planes[2][cy * l.strides[2]..]],
+        }
+    }
+
+    /// The index of pixel `x`'s chroma in the rows of [`Self::rows`].
+    #[inline(always)]
+    fn chroma_index(&self, x: usize) -> usize {
+        match self.layout.format {
+            YuvFormat::Nv12 => 2 * (x / 2),
+            YuvFormat::I420 => x / 2,
+            YuvFormat::Y444 => x,
         }
     }
 }
@@ -139,45 +209,120 @@ pub fn downscale_yuv(frame: YuvPlanes<'_>, out_h: usize, out_w: usize, out: &mut
     let l = frame.layout;
     let plane = out_h * out_w;
     assert_eq!(out.len(), 3 * plane, "output must hold [3, {out_h}, {out_w}]");
-    let coeffs = Coeffs::new(l.matrix, l.range);
+    let conv = Conversion::new(&Coeffs::new(l.matrix, l.range));
     let ty = bilinear_taps(l.height, out_h, false);
+    // Per output column: the two source columns as (luma index, chroma index), and the tap.
     let tx = bilinear_taps(l.width, out_w, false);
+    let cols: Vec<[(usize, usize); 2]> = tx.iter().map(|t| [t.i0, t.i1].map(|x| (x, frame.chroma_index(x)))).collect();
     let (r_plane, rest) = out.split_at_mut(plane);
     let (g_plane, b_plane) = rest.split_at_mut(plane);
+    let rows_per_task = (4096 / out_w.max(1)).clamp(1, 16);
     r_plane
-        .par_chunks_mut(out_w)
-        .zip(g_plane.par_chunks_mut(out_w))
-        .zip(b_plane.par_chunks_mut(out_w))
-        .zip(ty.par_iter())
-        .for_each(|(((r, g), b), ry)| {
-            for (j, cx) in tx.iter().enumerate() {
-                let rgb = |x, y| {
-                    let (yy, u, v) = frame.sample(x, y);
-                    coeffs.to_rgb(yy, u, v)
-                };
-                let (p00, p01, p10, p11) = (rgb(cx.i0, ry.i0), rgb(cx.i1, ry.i0), rgb(cx.i0, ry.i1), rgb(cx.i1, ry.i1));
-                for (c, dst) in [&mut r[j], &mut g[j], &mut b[j]].into_iter().enumerate() {
-                    let top = p00[c] * cx.w0 + p01[c] * cx.w1;
-                    let bottom = p10[c] * cx.w0 + p11[c] * cx.w1;
-                    *dst = top * ry.w0 + bottom * ry.w1;
+        .par_chunks_mut(out_w * rows_per_task)
+        .zip(g_plane.par_chunks_mut(out_w * rows_per_task))
+        .zip(b_plane.par_chunks_mut(out_w * rows_per_task))
+        .zip(ty.par_chunks(rows_per_task))
+        .for_each(|(((r, g), b), ty)| {
+            let rows = r.chunks_mut(out_w).zip(g.chunks_mut(out_w)).zip(b.chunks_mut(out_w));
+            for (((r, g), b), ry) in rows.zip(ty) {
+                let src = [frame.rows(ry.i0), frame.rows(ry.i1)];
+                for (j, ([(x0, c0), (x1, c1)], cx)) in cols.iter().zip(&tx).enumerate() {
+                    let rgb = |[y, u, v]: &[&[u8]; 3], x: usize, c: usize| conv.rgb(y[x], u[c] as f32, v[c] as f32);
+                    let (p00, p01) = (rgb(&src[0], *x0, *c0), rgb(&src[0], *x1, *c1));
+                    let (p10, p11) = (rgb(&src[1], *x0, *c0), rgb(&src[1], *x1, *c1));
+                    for (c, dst) in [&mut r[j], &mut g[j], &mut b[j]].into_iter().enumerate() {
+                        let top = p00[c] * cx.w0 + p01[c] * cx.w1;
+                        let bottom = p10[c] * cx.w0 + p11[c] * cx.w1;
+                        *dst = top * ry.w0 + bottom * ry.w1;
+                    }
                 }
             }
         });
 }
 
-/// Per-worker rows of f32: planar RGB of one frame row and the chroma sums.
+/// Scratch of the YUV fused pass, kept across frames.
 #[derive(Default)]
-struct RowBuffers {
-    rgb: Vec<f32>,
-    /// Per pixel: chroma code values in, then the new unit chroma out.
-    u: Vec<f32>,
-    v: Vec<f32>,
-    cb: Vec<f32>,
-    cr: Vec<f32>,
-    count: Vec<f32>,
+pub struct YuvScratch {
+    factors: FactorRows,
 }
 
-/// One chroma row, planar (I420, Y444) or interleaved (NV12).
+/// Enhances a YUV frame in place (see the module docs). `planes[2]` is
+/// ignored for NV12.
+#[allow(clippy::too_many_arguments)]
+pub fn enhance_yuv(
+    planes: [&mut [u8]; 3],
+    layout: &YuvLayout,
+    factor_low: &[f32],
+    (h, w): (usize, usize),
+    iterations: usize,
+    strength: f32,
+    scratch: &mut YuvScratch,
+) {
+    enhance_yuv_with(planes, layout, factor_low, (h, w), iterations, strength, scratch, Isa::detect());
+}
+
+/// [`enhance_yuv`] with the kernels of `isa` (one that the CPU has).
+#[allow(clippy::too_many_arguments)]
+fn enhance_yuv_with(
+    planes: [&mut [u8]; 3],
+    layout: &YuvLayout,
+    factor_low: &[f32],
+    (h, w): (usize, usize),
+    iterations: usize,
+    strength: f32,
+    scratch: &mut YuvScratch,
+    isa: Isa,
+) {
+    let width = layout.width;
+    assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
+    scratch.factors.build(factor_low, (h, w), width, strength, isa);
+    let ty = bilinear_taps(h, layout.height, true);
+    let (_, sy) = layout.format.subsampling();
+    let (_, ch) = layout.chroma_size();
+    let [py, pu, pv] = planes;
+
+    // Tasks of whole chroma rows: `sy` luma rows per chroma row.
+    let chroma_rows_per_task = (32768 / (width * sy).max(1)).clamp(1, 32);
+    let luma_rows_per_task = chroma_rows_per_task * sy;
+    let py = &mut py[..layout.plane_min_len(0)];
+    let pu = &mut pu[..layout.plane_min_len(1)];
+    let luma = py.par_chunks_mut(layout.strides[0] * luma_rows_per_task);
+    let chroma1 = pu.par_chunks_mut(layout.strides[1] * chroma_rows_per_task);
+    // NV12 has no third plane: each task gets an empty slice instead.
+    let n_tasks = ch.div_ceil(chroma_rows_per_task);
+    let v_chunks: Vec<&mut [u8]> = if layout.format == YuvFormat::Nv12 {
+        (0..n_tasks).map(|_| <&mut [u8]>::default()).collect()
+    } else {
+        let min = layout.plane_min_len(2);
+        pv[..min].chunks_mut(layout.strides[2] * chroma_rows_per_task).collect()
+    };
+
+    let ctx = TaskContext {
+        layout,
+        conv: Conversion::new(&Coeffs::new(layout.matrix, layout.range)),
+        factors: &scratch.factors,
+        ty: &ty,
+        iterations,
+        chroma_rows_per_task,
+        isa,
+    };
+    luma.zip(chroma1).zip(v_chunks.into_par_iter()).enumerate().for_each(|(task, ((ys, us), vs))| {
+        ctx.task(task, ys, us, vs);
+    });
+}
+
+/// What every task of the YUV pass shares.
+struct TaskContext<'a> {
+    layout: &'a YuvLayout,
+    conv: Conversion,
+    factors: &'a FactorRows,
+    ty: &'a [Tap],
+    iterations: usize,
+    chroma_rows_per_task: usize,
+    isa: Isa,
+}
+
+/// The chroma of one chroma row: planar (I420, Y444) or interleaved (NV12).
 enum ChromaRow<'a> {
     Planar(&'a mut [u8], &'a mut [u8]),
     Interleaved(&'a mut [u8]),
@@ -207,165 +352,197 @@ impl ChromaRow<'_> {
     }
 }
 
-/// Scratch of the YUV fused pass, kept across frames.
-#[derive(Default)]
-pub struct YuvScratch {
-    hrows: Vec<f32>,
-}
-
-/// Enhances a YUV frame in place (see the module docs). `planes[2]` is
-/// ignored for NV12.
-#[allow(clippy::too_many_arguments)]
-pub fn enhance_yuv(
-    planes: [&mut [u8]; 3],
-    layout: &YuvLayout,
-    factor_low: &[f32],
-    (h, w): (usize, usize),
-    iterations: usize,
-    strength: f32,
-    scratch: &mut YuvScratch,
-) {
-    let width = layout.width;
-    assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
-    horizontal_rows(factor_low, (h, w), width, strength, Lanes::Planar, &mut scratch.hrows);
-    let hrows = &scratch.hrows;
-    let ty = bilinear_taps(h, layout.height, true);
-    let coeffs = Coeffs::new(layout.matrix, layout.range);
-    let (_, sy) = layout.format.subsampling();
-    let (_, ch) = layout.chroma_size();
-    let [py, pu, pv] = planes;
-
-    // Tasks of whole chroma rows: `sy` luma rows per chroma row.
-    let chroma_rows_per_task = (16384 / width.max(1)).clamp(1, 32);
-    let luma_rows_per_task = chroma_rows_per_task * sy;
-    let py = &mut py[..layout.plane_min_len(0)];
-    let pu = &mut pu[..layout.plane_min_len(1)];
-    let luma = py.par_chunks_mut(layout.strides[0] * luma_rows_per_task);
-    let chroma1 = pu.par_chunks_mut(layout.strides[1] * chroma_rows_per_task);
-    // NV12 has no third plane: each task gets an empty slice instead.
-    let n_tasks = ch.div_ceil(chroma_rows_per_task);
-    let v_chunks: Vec<&mut [u8]> = if layout.format == YuvFormat::Nv12 {
-        (0..n_tasks).map(|_| <&mut [u8]>::default()).collect()
-    } else {
-        let min = layout.plane_min_len(2);
-        pv[..min].chunks_mut(layout.strides[2] * chroma_rows_per_task).collect()
-    };
-
-    let ctx = TaskContext { layout, coeffs, hrows, ty: &ty, iterations, chroma_rows_per_task };
-    let fma = crate::ops::curve::has_avx2_fma();
-    luma.zip(chroma1).zip(v_chunks.into_par_iter()).enumerate().for_each_init(
-        RowBuffers::default,
-        |buf, (task, ((ys, us), vs))| {
-            if fma {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has AVX2 and FMA.
-                unsafe {
-                    task_avx2_fma(&ctx, buf, task, ys, us, vs)
-                }
-            } else {
-                task_body(&ctx, buf, task, ys, us, vs)
-            }
-        },
-    );
-}
-
-/// What every task of the YUV pass shares.
-struct TaskContext<'a> {
-    layout: &'a YuvLayout,
-    coeffs: Coeffs,
-    hrows: &'a [f32],
-    ty: &'a [crate::ops::resample::Tap],
-    iterations: usize,
-    chroma_rows_per_task: usize,
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn task_avx2_fma(c: &TaskContext<'_>, buf: &mut RowBuffers, task: usize, ys: &mut [u8], us: &mut [u8], vs: &mut [u8]) {
-    task_body(c, buf, task, ys, us, vs)
-}
-
-/// One task: `chroma_rows_per_task` chroma rows and their luma rows.
-#[inline(always)]
-fn task_body(c: &TaskContext<'_>, buf: &mut RowBuffers, task: usize, ys: &mut [u8], us: &mut [u8], vs: &mut [u8]) {
-    let layout = c.layout;
-    let width = layout.width;
-    let (_, sy) = layout.format.subsampling();
-    let (cw, ch) = layout.chroma_size();
-    buf.rgb.resize(3 * width, 0.0);
-    for k in 0..c.chroma_rows_per_task {
-        let cy = task * c.chroma_rows_per_task + k;
-        if cy >= ch {
-            break;
-        }
-        let mut chroma = match layout.format {
-            YuvFormat::Nv12 => ChromaRow::Interleaved(&mut us[k * layout.strides[1]..][..2 * cw]),
-            _ => ChromaRow::Planar(&mut us[k * layout.strides[1]..][..cw], &mut vs[k * layout.strides[2]..][..cw]),
-        };
-        for v in [&mut buf.cb, &mut buf.cr, &mut buf.count] {
-            v.clear();
-            v.resize(cw, 0.0);
-        }
-        for dy in 0..sy {
-            let y = cy * sy + dy;
-            if y >= layout.height {
+impl TaskContext<'_> {
+    /// One task: `chroma_rows_per_task` chroma rows and their luma rows.
+    fn task(&self, task: usize, ys: &mut [u8], us: &mut [u8], vs: &mut [u8]) {
+        let layout = self.layout;
+        let (width, strides) = (layout.width, layout.strides);
+        let (_, sy) = layout.format.subsampling();
+        let (cw, ch) = layout.chroma_size();
+        for k in 0..self.chroma_rows_per_task {
+            let cy = task * self.chroma_rows_per_task + k;
+            if cy >= ch {
                 break;
             }
-            let row = &mut ys[(k * sy + dy) * layout.strides[0]..][..width];
-            enhance_row(row, &mut chroma, buf, layout.format, &c.coeffs, c.hrows, &c.ty[y], c.iterations);
+            let rows = sy.min(layout.height - cy * sy);
+            let luma = &mut ys[k * sy * strides[0]..];
+            let (first, second) = if rows == 2 { luma.split_at_mut(strides[0]) } else { (luma, &mut [][..]) };
+            let second_len = width.min(second.len());
+            let mut luma_rows = [&mut first[..width], &mut second[..second_len]];
+            let luma_rows = &mut luma_rows[..rows];
+            let factors: [RowFactors<'_>; 2] = std::array::from_fn(|i| {
+                let t = &self.ty[(cy * sy + i).min(layout.height - 1)];
+                RowFactors { top: self.factors.row(t.i0), bottom: self.factors.row(t.i1), w0: t.w0, w1: t.w1 }
+            });
+            let chroma = match layout.format {
+                YuvFormat::Nv12 => ChromaRow::Interleaved(&mut us[k * strides[1]..][..2 * cw]),
+                _ => ChromaRow::Planar(&mut us[k * strides[1]..][..cw], &mut vs[k * strides[2]..][..cw]),
+            };
+            #[cfg(target_arch = "x86_64")]
+            if self.isa != Isa::Portable {
+                // SAFETY: `isa` is one that the CPU has.
+                unsafe { self.row_simd(luma_rows, chroma, &factors[..rows]) };
+                continue;
+            }
+            chroma_row(luma_rows, chroma, layout.format.subsampling().0, &factors[..rows], &self.conv, self.iterations);
         }
-        for cx in 0..cw {
-            let n = buf.count[cx];
-            chroma.set(cx, c.coeffs.c_code(buf.cb[cx] / n), c.coeffs.c_code(buf.cr[cx] / n));
+    }
+
+    /// AVX-512 for the whole blocks of 4:2:0 rows when `isa` has it, AVX2
+    /// for the rest and for 4:4:4.
+    ///
+    /// # Safety
+    /// The CPU has the features of `self.isa`, at least AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn row_simd(&self, luma: &mut [&mut [u8]], chroma: ChromaRow<'_>, factors: &[RowFactors<'_>]) {
+        let (conv, iterations) = (&self.conv, self.iterations);
+        let mut chroma = match (self.layout.format, chroma) {
+            // SAFETY: by the caller.
+            (YuvFormat::Y444, ChromaRow::Planar(u, v)) => {
+                return unsafe { avx2::yuv444_row(luma[0], u, v, factors[0], conv, iterations) };
+            }
+            (_, ChromaRow::Interleaved(uv)) => Chroma420::Nv12(uv),
+            (_, ChromaRow::Planar(u, v)) => Chroma420::I420(u, v),
+        };
+        let done = match self.isa {
+            // SAFETY: by the caller.
+            Isa::Avx512 => unsafe { avx512::yuv420_rows(luma, &mut chroma, factors, conv, iterations) },
+            _ => 0,
+        };
+        if done < self.layout.width {
+            for y in luma.iter_mut() {
+                *y = &mut std::mem::take(y)[done..];
+            }
+            let rows = luma.len();
+            let factors = [0, 1].map(|i| factors[i.min(rows - 1)].skip_groups(done / GROUP));
+            // SAFETY: by the caller.
+            unsafe { avx2::yuv420_rows(luma, chroma.skip_pixels(done), &factors[..rows], conv, iterations) };
         }
     }
 }
 
-/// Converts one luma row with its chroma row to planar RGB, runs the curve,
-/// writes the new luma and adds the new chroma of each pixel to the sums.
-/// Every loop but the chroma replication runs over contiguous lanes.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn enhance_row(
-    row: &mut [u8],
-    chroma: &mut ChromaRow<'_>,
-    buf: &mut RowBuffers,
-    format: YuvFormat,
-    coeffs: &Coeffs,
-    hrows: &[f32],
-    ry: &crate::ops::resample::Tap,
+/// The portable kernel: the luma rows of one chroma row (chroma samples
+/// `sx` pixels wide) and the chroma row, a group of pixels at a time.
+fn chroma_row(
+    luma: &mut [&mut [u8]],
+    mut chroma: ChromaRow<'_>,
+    sx: usize,
+    factors: &[RowFactors<'_>],
+    conv: &Conversion,
     iterations: usize,
 ) {
-    let width = row.len();
-    let (sx, _) = format.subsampling();
-    buf.u.resize(width, 0.0);
-    buf.v.resize(width, 0.0);
-    for (x, (u, v)) in buf.u.iter_mut().zip(buf.v.iter_mut()).enumerate() {
-        let (cu, cv) = chroma.get(x / sx);
-        *u = cu as f32;
-        *v = cv as f32;
+    let width = luma[0].len();
+    for g in 0..width.div_ceil(GROUP) {
+        let x0 = g * GROUP;
+        let n = GROUP.min(width - x0);
+        let samples = n.div_ceil(sx);
+        let (mut us, mut vs) = ([0u8; GROUP], [0u8; GROUP]);
+        for s in 0..samples {
+            (us[s], vs[s]) = chroma.get(x0 / sx + s);
+        }
+        let u: [f32; GROUP] = std::array::from_fn(|k| us[k / sx] as f32);
+        let v: [f32; GROUP] = std::array::from_fn(|k| vs[k / sx] as f32);
+        // Both rows are curved together (a missing second row as zeros).
+        let (mut rgb, mut r) = ([[[0f32; GROUP]; 3]; 2], [[[0f32; GROUP]; 3]; 2]);
+        for (i, (row, f)) in luma.iter().zip(factors).enumerate() {
+            let mut y = [0u8; GROUP];
+            y[..n].copy_from_slice(&row[x0..x0 + n]);
+            rgb[i] = conv.rgb_lanes(&y, &u, &v);
+            r[i] = curve::factors(f, g);
+        }
+        curve::steps::<{ 2 * GROUP_LANES }>(curve::flat_mut(&mut rgb), curve::flat(&r), iterations);
+        // Per chroma sample: the sums over rows of the sums over the row's pixels.
+        let (mut sum_cb, mut sum_cr, mut count) = ([0f32; GROUP], [0f32; GROUP], [0f32; GROUP]);
+        for (row, rgb) in luma.iter_mut().zip(&rgb) {
+            let (codes, cb, cr) = conv.luma_chroma_lanes(rgb);
+            row[x0..x0 + n].copy_from_slice(&codes[..n]);
+            let (mut row_cb, mut row_cr) = ([0f32; GROUP], [0f32; GROUP]);
+            for k in 0..n {
+                row_cb[k / sx] += cb[k];
+                row_cr[k / sx] += cr[k];
+                count[k / sx] += 1.0;
+            }
+            for s in 0..samples {
+                sum_cb[s] += row_cb[s];
+                sum_cr[s] += row_cr[s];
+            }
+        }
+        for s in 0..samples {
+            let code = |sum: f32| conv.coeffs.c_code(sum / count[s]);
+            chroma.set(x0 / sx + s, code(sum_cb[s]), code(sum_cr[s]));
+        }
     }
-    let (r, rest) = buf.rgb.split_at_mut(width);
-    let (g, b) = rest.split_at_mut(width);
-    coeffs.rows_to_rgb(row, &buf.u, &buf.v, r, g, b);
-    let top = &hrows[ry.i0 * 3 * width..(ry.i0 + 1) * 3 * width];
-    let bottom = &hrows[ry.i1 * 3 * width..(ry.i1 + 1) * 3 * width];
-    curve_f32(&mut buf.rgb, top, bottom, ry.w0, ry.w1, iterations);
-    let (r, rest) = buf.rgb.split_at(width);
-    let (g, b) = rest.split_at(width);
-    // buf.u / buf.v now receive the new chroma of each pixel.
-    coeffs.rows_from_rgb(r, g, b, row, &mut buf.u, &mut buf.v);
-    if sx == 1 {
-        buf.cb.iter_mut().zip(&buf.u).for_each(|(s, c)| *s += c);
-        buf.cr.iter_mut().zip(&buf.v).for_each(|(s, c)| *s += c);
-        buf.count.iter_mut().for_each(|n| *n += 1.0);
-    } else {
-        for (cx, ((sb, sr), n)) in buf.cb.iter_mut().zip(buf.cr.iter_mut()).zip(buf.count.iter_mut()).enumerate() {
-            let (x0, x1) = (2 * cx, (2 * cx + 1).min(width - 1));
-            let k = if x1 > x0 { 2.0 } else { 1.0 };
-            *sb += buf.u[x0] + if x1 > x0 { buf.u[x1] } else { 0.0 };
-            *sr += buf.v[x0] + if x1 > x0 { buf.v[x1] } else { 0.0 };
-            *n += k;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::fused::tests::{factor_map, noise, reference_curve, reference_factor};
+    use crate::ops::resample::low_res_size;
+
+    /// The pass per chroma block, as the CUDA kernels compute it, fused or not.
+    fn reference(planes: &mut [Vec<u8>; 3], l: &YuvLayout, low: &[f32], low_size: (usize, usize), fma: bool) {
+        let conv = Conversion::new(&Coeffs::new(l.matrix, l.range));
+        let (sx, sy) = l.format.subsampling();
+        let (cw, ch) = l.chroma_size();
+        let [py, pu, pv] = planes;
+        for (by, bx) in (0..ch).flat_map(|by| (0..cw).map(move |bx| (by, bx))) {
+            let (ui, vi) = match l.format {
+                YuvFormat::Nv12 => (by * l.strides[1] + 2 * bx, by * l.strides[1] + 2 * bx + 1),
+                _ => (by * l.strides[1] + bx, by * l.strides[2] + bx),
+            };
+            let (u, v) = (pu[ui] as f32, if l.format == YuvFormat::Nv12 { pu[vi] } else { pv[vi] } as f32);
+            let (mut sum_cb, mut sum_cr, mut n) = (0f32, 0f32, 0f32);
+            for y in (by * sy..(by + 1) * sy).filter(|&y| y < l.height) {
+                let (mut row_cb, mut row_cr) = (0f32, 0f32);
+                for x in (bx * sx..(bx + 1) * sx).filter(|&x| x < l.width) {
+                    let p = &mut py[y * l.strides[0] + x];
+                    let rgb = conv.rgb(*p, u, v);
+                    let rgb: [f32; 3] = std::array::from_fn(|c| {
+                        let r = reference_factor(low, low_size, (l.width, l.height), 1.0, c, (x, y), fma);
+                        curve::clamp_unit(reference_curve(rgb[c], r, 8, fma))
+                    });
+                    let (code, cb, cr) = conv.luma_chroma(rgb);
+                    *p = code;
+                    row_cb += cb;
+                    row_cr += cr;
+                    n += 1.0;
+                }
+                sum_cb += row_cb;
+                sum_cr += row_cr;
+            }
+            let (cu, cv) = (conv.coeffs.c_code(sum_cb / n), conv.coeffs.c_code(sum_cr / n));
+            pu[ui] = cu;
+            if l.format == YuvFormat::Nv12 { pu[vi] = cv } else { pv[vi] = cv }
+        }
+    }
+
+    /// Both kernels equal the per-block reference bit for bit (the AVX2 one
+    /// fused, the portable one not), on odd sizes and padded rows.
+    #[test]
+    fn kernels_equal_the_per_block_reference() {
+        for format in YuvFormat::ALL {
+            for (w, h) in [(1, 1), (2, 3), (7, 2), (8, 8), (9, 5), (15, 4), (16, 3), (33, 17), (71, 5)] {
+                for range in [YuvRange::Limited, YuvRange::Full] {
+                    let mut l = YuvLayout::packed(w, h, format, YuvMatrix::Bt709, range);
+                    l.strides[0] += 3;
+                    l.strides[1] += 1;
+                    let planes: [Vec<u8>; 3] = std::array::from_fn(|i| {
+                        if i < format.plane_count() { noise(l.plane_min_len(i), (i + w * h) as u64) } else { vec![] }
+                    });
+                    let low_size = low_res_size(h, w, 4);
+                    let low = factor_map(low_size.0, low_size.1, 5);
+                    for isa in Isa::available() {
+                        let fma = isa != Isa::Portable;
+                        let mut expected = planes.clone();
+                        reference(&mut expected, &l, &low, low_size, fma);
+                        let mut out = planes.clone();
+                        let [y, u, v] = &mut out;
+                        enhance_yuv_with([y, u, v], &l, &low, low_size, 8, 1.0, &mut YuvScratch::default(), isa);
+                        assert_eq!(out, expected, "{format} {w}x{h} {range:?} {isa:?}");
+                    }
+                }
+            }
         }
     }
 }
