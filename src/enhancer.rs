@@ -195,9 +195,9 @@ impl Work {
         let cut = self.temporal.is_scene_cut(&self.low, grid);
         if self.temporal.needs_efe(cut, options.factor_interval) {
             let factor = self.efe.run(&self.low, grid, &mut self.activations)?;
-            self.temporal.update(&self.low, grid, factor, options.temporal_smoothing, cut);
+            self.temporal.update(grid, factor, options.temporal_smoothing, cut);
         } else {
-            self.temporal.skip(&self.low, grid);
+            self.temporal.skip(grid);
         }
         self.times.downscale = t1 - t0;
         self.times.efe = t1.elapsed();

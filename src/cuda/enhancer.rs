@@ -257,9 +257,9 @@ impl CudaEnhancer {
         let cut = self.temporal.is_scene_cut(&input, (h, w));
         if self.temporal.needs_efe(cut, o.factor_interval) {
             let factor = self.efe.forward(&self.tensor(low, h, w))?.flatten_all()?.to_vec1::<f32>()?;
-            self.temporal.update(&input, (h, w), &factor, o.temporal_smoothing, cut);
+            self.temporal.update((h, w), &factor, o.temporal_smoothing, cut);
         } else {
-            self.temporal.skip(&input, (h, w));
+            self.temporal.skip((h, w));
         }
         Ok(Tensor::from_slice(self.temporal.factor(), (3, h, w), &self.device)?)
     }
