@@ -9,13 +9,15 @@
 //! table of the GPU's stages, with the total for frames in host memory
 //! (copied over and back); without a GPU the column says why it is empty.
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use lowlight::{
     EfeWeights, Enhancer, EnhancerOptions, FrameLayout, PixelFormat, Sgz, StageTimes, YuvFormat, YuvLayout, YuvMatrix,
     YuvRange,
 };
+
+#[path = "support/machine.rs"]
+mod machine;
 
 const SIZES: [(usize, usize); 3] = [(960, 540), (1920, 1080), (3840, 2160)];
 
@@ -100,65 +102,6 @@ fn median(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1e3
 }
 
-/// Copy bandwidth in bytes per second (read + write counted), all threads.
-fn memory_bandwidth(threads: usize) -> f64 {
-    let n = 64 << 20;
-    let src = vec![1u8; n];
-    let mut dst = vec![0u8; n];
-    let chunk = n / threads;
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        std::thread::scope(|s| {
-            for (d, c) in dst.chunks_mut(chunk).zip(src.chunks(chunk)) {
-                s.spawn(move || d.copy_from_slice(c));
-            }
-        });
-        best = best.min(t.elapsed().as_secs_f64());
-        black_box(&dst);
-    }
-    2.0 * n as f64 / best
-}
-
-/// Fused multiply-adds per second, all threads (AVX2+FMA when the CPU has it).
-fn fma_rate(threads: usize) -> f64 {
-    const ITERS: usize = 20_000_000;
-    let t = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| black_box(fma_loop(black_box(0.999), ITERS)));
-        }
-    });
-    (threads * ITERS * 64) as f64 / t.elapsed().as_secs_f64()
-}
-
-fn fma_loop(k: f32, iters: usize) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has the features.
-        return unsafe { fma_loop_avx2(k, iters) };
-    }
-    fma_body(k, iters)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn fma_loop_avx2(k: f32, iters: usize) -> f32 {
-    fma_body(k, iters)
-}
-
-/// 64 independent multiply-add chains per iteration (8 AVX vectors).
-#[inline(always)]
-fn fma_body(k: f32, iters: usize) -> f32 {
-    let mut acc = [0.5f32; 64];
-    for _ in 0..iters {
-        for a in acc.iter_mut() {
-            *a = a.mul_add(k, 0.001);
-        }
-    }
-    acc.iter().sum()
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
@@ -176,15 +119,10 @@ fn main() {
     #[cfg(feature = "cuda")]
     let mut gpu_rows = Vec::new();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let bandwidth = memory_bandwidth(cores);
-    let fmas = fma_rate(cores);
+    let machine = machine::Machine::measure(cores);
     println!("lowlight core engine, scale factor 12, 8 iterations, {what}");
     println!("median of {frames} frames after 3 warm-up frames; {cores} cores");
-    println!(
-        "machine: copy bandwidth {:.1} GB/s, {:.1} G fused multiply-adds/s ({cores} threads)",
-        bandwidth / 1e9,
-        fmas / 1e9
-    );
+    println!("machine: {}", machine.describe());
     println!("floor: the frame read and written once, or 8 steps x 3 channels x 2 FMAs per pixel, whichever is slower\n");
     #[cfg(not(feature = "cuda"))]
     let (cuda_head, cuda_rule) = ("", "");
@@ -208,7 +146,7 @@ fn main() {
                 None => "       - |".to_string(),
             };
             let pixels = (w * h) as f64;
-            let floor_ms = (2.0 * pixels * format.bytes_per_pixel() / bandwidth).max(pixels * 48.0 / fmas) * 1e3;
+            let floor_ms = machine.floor_ms(pixels, format.bytes_per_pixel());
             let thread_counts = match only_threads {
                 Some(t) => vec![t],
                 None if cores > 1 => vec![1, cores],
