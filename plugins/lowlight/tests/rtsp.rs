@@ -197,3 +197,43 @@ fn file_source_that_ends_exits_with_status_0() {
     assert_eq!(status.code(), Some(0), "log:\n{log}");
     assert!(log.contains("source ended"), "log:\n{log}");
 }
+
+/// Sends a signal (`STOP`, `CONT`) to a child process.
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().unwrap();
+    assert!(status.success(), "kill -{name}");
+}
+
+/// The camera freezes (its process stops: the connection stays open but no
+/// data comes): lowlight-rtsp says so and exits with status 1 after the stall
+/// timeout. The camera comes back, and lowlight-rtsp started again (as a
+/// supervisor would) serves enhanced frames again.
+#[test]
+fn stalled_source_ends_it_with_a_message_and_a_restart_serves_again() {
+    common::init();
+    let Some(model) = common::model_path() else { return };
+    let source_port = free_port();
+    let (source, _source_lines) = spawn_source(source_port);
+    let source_url = format!("rtsp://127.0.0.1:{source_port}/dark");
+
+    let out_port = free_port();
+    let (mut server, mut lines) = spawn_lowlight_rtsp(&source_url, out_port, &model);
+    assert!(lines.wait_for("serving rtsp://", Duration::from_secs(30)), "lowlight-rtsp starts");
+    let client = Client::connect(&format!("rtsp://127.0.0.1:{out_port}/enhanced"));
+    client.mean_luma(10, Duration::from_secs(60)).expect("frames flow before the stall");
+
+    signal(&source.0, "STOP");
+    let status = server.wait_exit(Duration::from_secs(40)).expect("lowlight-rtsp exits within 40 s of the stall");
+    let log = lines.drain(Duration::from_millis(200));
+    eprintln!("lowlight-rtsp after the source stalled:\n{log}");
+    assert_eq!(status.code(), Some(1), "exit status 1; log:\n{log}");
+    assert!(log.contains("source failed"), "says why; log:\n{log}");
+
+    signal(&source.0, "CONT");
+    let out_port = free_port();
+    let (_server, mut lines) = spawn_lowlight_rtsp(&source_url, out_port, &model);
+    assert!(lines.wait_for("serving rtsp://", Duration::from_secs(30)), "lowlight-rtsp starts again");
+    let client = Client::connect(&format!("rtsp://127.0.0.1:{out_port}/enhanced"));
+    let luma = client.mean_luma(10, Duration::from_secs(60)).expect("frames flow after the source returns");
+    assert!(luma > 0.3, "enhanced again: {luma}");
+}
