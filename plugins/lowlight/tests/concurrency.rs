@@ -60,7 +60,7 @@ fn several_instances_run_concurrently() {
             std::thread::spawn(move || {
                 let case = case(&model, i);
                 let pipeline = gst::parse::launch(&format!(
-                    "appsrc name=src format=time ! lowlightenhance threads=1 model=\"{}\" ! appsink name=sink sync=false",
+                    "appsrc name=src format=time ! lowlightenhance threads=1 temporal-smoothing=0 model=\"{}\" ! appsink name=sink sync=false",
                     model.display()
                 ))
                 .unwrap()
