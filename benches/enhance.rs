@@ -9,39 +9,18 @@
 //! table of the GPU's stages, with the total for frames in host memory
 //! (copied over and back); without a GPU the column says why it is empty.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use lowlight::{
-    EfeWeights, Enhancer, EnhancerOptions, FrameLayout, PixelFormat, Sgz, StageTimes, YuvFormat, YuvLayout, YuvMatrix,
-    YuvRange,
-};
+use lowlight::{EfeWeights, Enhancer, EnhancerOptions, Sgz, StageTimes};
 
+#[path = "support/frame.rs"]
+mod frame;
 #[path = "support/machine.rs"]
 mod machine;
 
+use frame::{Format, Frame, median};
+
 const SIZES: [(usize, usize); 3] = [(960, 540), (1920, 1080), (3840, 2160)];
-
-#[derive(Clone, Copy, PartialEq)]
-enum Format {
-    Rgbx,
-    Nv12,
-}
-
-impl Format {
-    fn name(self) -> &'static str {
-        match self {
-            Format::Rgbx => "RGBx",
-            Format::Nv12 => "NV12",
-        }
-    }
-
-    fn bytes_per_pixel(self) -> f64 {
-        match self {
-            Format::Rgbx => 4.0,
-            Format::Nv12 => 1.5,
-        }
-    }
-}
 
 fn model() -> (EfeWeights, String) {
     let reference = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/sgz/weights.safetensors");
@@ -49,57 +28,6 @@ fn model() -> (EfeWeights, String) {
         Ok(w) => (w, "authors' weights (../shared/reference/sgz)".into()),
         Err(_) => (EfeWeights::random(1, 1.0), "random weights".into()),
     }
-}
-
-/// A dark frame with structure, so the work is that of real footage.
-fn dark_bytes(n: usize, seed: usize) -> Vec<u8> {
-    (0..n).map(|i| ((i * 7 + (i / 1920) * 3 + seed) % 60) as u8).collect()
-}
-
-/// One frame of a format, enhanced in place by `run`.
-struct Frame {
-    format: Format,
-    w: usize,
-    h: usize,
-    source: Vec<Vec<u8>>,
-    work: Vec<Vec<u8>>,
-}
-
-impl Frame {
-    fn new(format: Format, w: usize, h: usize) -> Self {
-        let source = match format {
-            Format::Rgbx => vec![dark_bytes(w * h * 4, 0)],
-            Format::Nv12 => {
-                let uv: Vec<u8> = dark_bytes(w.div_ceil(2) * h.div_ceil(2) * 2, 1).iter().map(|v| v + 100).collect();
-                vec![dark_bytes(w * h, 0).iter().map(|v| v + 16).collect(), uv]
-            }
-        };
-        Frame { format, w, h, work: source.clone(), source }
-    }
-
-    /// Restores the dark source frame (outside the timed region).
-    fn reset(&mut self) {
-        for (dst, src) in self.work.iter_mut().zip(&self.source) {
-            dst.copy_from_slice(src);
-        }
-    }
-
-    fn run(&mut self, e: &mut Enhancer) {
-        match self.format {
-            Format::Rgbx => e.enhance(&mut self.work[0], &FrameLayout::packed(self.w, self.h, PixelFormat::Rgbx)),
-            Format::Nv12 => {
-                let l = YuvLayout::packed(self.w, self.h, YuvFormat::Nv12, YuvMatrix::Bt709, YuvRange::Limited);
-                let [y, uv] = &mut self.work[..] else { unreachable!() };
-                e.enhance_yuv([y, uv, &mut []], &l)
-            }
-        }
-        .expect("enhance");
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> f64 {
-    v.sort();
-    v[v.len() / 2].as_secs_f64() * 1e3
 }
 
 fn main() {

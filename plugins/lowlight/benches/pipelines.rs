@@ -18,6 +18,8 @@
 //!
 //! The element runs the embedded default model with its default properties.
 
+#[path = "../../../benches/support/frame.rs"]
+mod frame;
 #[path = "../../../benches/support/machine.rs"]
 mod machine;
 
@@ -26,7 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-use lowlight::{Enhancer, EnhancerOptions, FrameLayout, PixelFormat, Sgz, YuvFormat, YuvLayout, YuvMatrix, YuvRange};
+use frame::{Format, Frame, median};
+use lowlight::{Enhancer, EnhancerOptions, Sgz};
 
 const SIZES: [(usize, usize); 3] = [(960, 540), (1920, 1080), (3840, 2160)];
 const WARM_UP: usize = 5;
@@ -81,8 +84,8 @@ fn main() {
     rows.push(Row { name: "floor, NV12 (memory or arithmetic)", ms: vec![] });
     rows.push(Row { name: "floor, RGBx", ms: vec![] });
     for &(w, h) in &sizes {
-        rows[0].ms.push(core_ms(&model, w, h, CoreFormat::Rgbx, frames));
-        rows[1].ms.push(core_ms(&model, w, h, CoreFormat::Nv12, frames));
+        rows[0].ms.push(core_ms(&model, w, h, Format::Rgbx, frames));
+        rows[1].ms.push(core_ms(&model, w, h, Format::Nv12, frames));
         for (k, (_, format, fragment)) in PIPELINES.iter().enumerate() {
             rows[2 + k].ms.push(pipeline_ms(format, w, h, fragment, frames));
         }
@@ -103,41 +106,15 @@ fn parse_size(s: &str) -> (usize, usize) {
     (w.parse().expect("width"), h.parse().expect("height"))
 }
 
-fn median(mut v: Vec<Duration>) -> f64 {
-    v.sort();
-    v[v.len() / 2].as_secs_f64() * 1e3
-}
-
-#[derive(Clone, Copy)]
-enum CoreFormat {
-    Rgbx,
-    Nv12,
-}
-
 /// Median ms per frame of the core engine on a dark frame with structure.
-fn core_ms(model: &Sgz, w: usize, h: usize, format: CoreFormat, frames: usize) -> f64 {
+fn core_ms(model: &Sgz, w: usize, h: usize, format: Format, frames: usize) -> f64 {
     let mut enhancer = Enhancer::new(model.clone(), EnhancerOptions::default()).expect("enhancer");
-    let dark = |n: usize, base: u8| -> Vec<u8> { (0..n).map(|i| base + ((i * 7 + (i / w) * 3) % 60) as u8).collect() };
-    let source: Vec<Vec<u8>> = match format {
-        CoreFormat::Rgbx => vec![dark(w * h * 4, 0)],
-        CoreFormat::Nv12 => vec![dark(w * h, 16), dark(w.div_ceil(2) * h.div_ceil(2) * 2, 100)],
-    };
-    let mut work = source.clone();
+    let mut frame = Frame::new(format, w, h);
     let mut times = vec![];
     for i in 0..frames + WARM_UP {
-        for (dst, src) in work.iter_mut().zip(&source) {
-            dst.copy_from_slice(src);
-        }
+        frame.reset();
         let t = Instant::now();
-        match format {
-            CoreFormat::Rgbx => enhancer.enhance(&mut work[0], &FrameLayout::packed(w, h, PixelFormat::Rgbx)),
-            CoreFormat::Nv12 => {
-                let layout = YuvLayout::packed(w, h, YuvFormat::Nv12, YuvMatrix::Bt709, YuvRange::Limited);
-                let [y, uv] = &mut work[..] else { unreachable!() };
-                enhancer.enhance_yuv([y, uv, &mut []], &layout)
-            }
-        }
-        .expect("enhance");
+        frame.run(&mut enhancer);
         if i >= WARM_UP {
             times.push(t.elapsed());
         }
