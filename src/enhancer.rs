@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::frame::{FrameLayout, YuvLayout};
 use crate::model::{EfeBuffers, FusedEfe, Sgz};
-use crate::ops::fused::{FusedScratch, enhance_packed};
+use crate::ops::fused::{FusedScratch, enhance_packed, measure_packed};
 use crate::ops::resample::{downscale_packed, low_res_size};
-use crate::ops::yuv::{YuvPlanes, YuvScratch, downscale_yuv, enhance_yuv};
+use crate::ops::yuv::{YuvPlanes, YuvScratch, downscale_yuv, enhance_yuv, measure_yuv};
 use crate::temporal::TemporalFilter;
+use crate::temporal::brightness::MEASURE_ROW_STEP;
 
 /// Settings of an [`Enhancer`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -153,8 +154,11 @@ impl Enhancer {
         self.pool.install(|| {
             work.factor(grid, &options, |low| downscale_packed(data, layout, grid.0, grid.1, low))?;
             let t = Instant::now();
+            let strength = work.steady_strength(&options, |factor, strength, scratch| {
+                measure_packed(data, layout, factor, grid, options.iterations, strength, MEASURE_ROW_STEP, scratch.fused)
+            });
             let factor = work.temporal.factor();
-            enhance_packed(data, layout, factor, grid, options.iterations, options.strength, &mut work.fused);
+            enhance_packed(data, layout, factor, grid, options.iterations, strength, &mut work.fused);
             work.times.fused = t.elapsed();
             Ok(())
         })
@@ -171,15 +175,42 @@ impl Enhancer {
             let view = YuvPlanes { planes: [&*planes[0], &*planes[1], &*planes[2]], layout };
             work.factor(grid, &options, |low| downscale_yuv(view, grid.0, grid.1, low))?;
             let t = Instant::now();
+            let strength = work.steady_strength(&options, |factor, strength, scratch| {
+                measure_yuv(view, factor, grid, options.iterations, strength, MEASURE_ROW_STEP, scratch.yuv)
+            });
             let factor = work.temporal.factor();
-            enhance_yuv(planes, layout, factor, grid, options.iterations, options.strength, &mut work.yuv);
+            enhance_yuv(planes, layout, factor, grid, options.iterations, strength, &mut work.yuv);
             work.times.fused = t.elapsed();
             Ok(())
         })
     }
 }
 
+/// The fused passes' scratch, lent to a brightness measurement.
+struct PassScratch<'a> {
+    fused: &'a mut FusedScratch,
+    yuv: &'a mut YuvScratch,
+}
+
 impl Work {
+    /// The strength to apply to this frame: the options' strength, times the
+    /// gain that steadies the brightness when temporal smoothing is on (see
+    /// [`crate::temporal::brightness`]). `measure` gives the mean luma of
+    /// the frame enhanced with the current factor map at a given strength.
+    fn steady_strength(
+        &mut self,
+        options: &EnhancerOptions,
+        measure: impl FnOnce(&[f32], f32, PassScratch<'_>) -> f32,
+    ) -> f32 {
+        if options.temporal_smoothing <= 0.0 || options.strength <= 0.0 || options.iterations == 0 {
+            return options.strength;
+        }
+        let scratch = PassScratch { fused: &mut self.fused, yuv: &mut self.yuv };
+        let measured = measure(self.temporal.factor(), options.strength, scratch);
+        let curve = (options.iterations, options.strength);
+        options.strength * self.temporal.brightness_gain(&self.low, measured, curve, options.temporal_smoothing)
+    }
+
     /// Down-scale (by `downscale` into the low-res buffer), then the EFE and
     /// the temporal filter; the map to apply is left in `self.temporal`.
     fn factor(

@@ -91,3 +91,45 @@ fn temporal_options_are_validated() {
         assert!(Enhancer::new(synthetic_model(1), o).is_err());
     }
 }
+
+fn mean(frame: &[u8]) -> f64 {
+    frame.iter().map(|&v| v as f64).sum::<f64>() / frame.len() as f64
+}
+
+/// Mean absolute change of the frames' mean brightness from frame to frame.
+fn mean_step(means: &[f64]) -> f64 {
+    means.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (means.len() - 1) as f64
+}
+
+/// One scene whose brightness jitters from frame to frame (sensor noise,
+/// compression): with smoothing on, the enhanced brightness jitters much
+/// less than frame by frame, and as a fixed image it ends at the per-frame
+/// brightness.
+#[test]
+fn smoothing_steadies_the_brightness() {
+    let base = noise_image(W, H, 3, 11).iter().map(|&v| v / 5).collect::<Vec<u8>>();
+    let frames: Vec<Vec<u8>> = (0..40)
+        .map(|i| {
+            let lift = [0u8, 2, 1, 3][i % 4];
+            base.iter().map(|&v| v.saturating_add(lift)).collect()
+        })
+        .collect();
+    // The default model: the lock's authority depends on how much the curve lifts.
+    let model = || lowlight::Sgz::embedded_default().unwrap();
+    let options = |temporal_smoothing| EnhancerOptions { temporal_smoothing, ..Default::default() };
+    let mut per_frame = Enhancer::new(model(), options(0.0)).unwrap();
+    let mut smoothed = Enhancer::new(model(), options(0.7)).unwrap();
+    let a: Vec<f64> = frames.iter().map(|f| mean(&run(&mut per_frame, f))).collect();
+    let b: Vec<f64> = frames.iter().map(|f| mean(&run(&mut smoothed, f))).collect();
+    let (step_a, step_b) = (mean_step(&a[10..]), mean_step(&b[10..]));
+    assert!(step_b < 0.5 * step_a, "smoothed brightness step {step_b} vs per frame {step_a}");
+    let overall = |v: &[f64]| v[10..].iter().sum::<f64>() / 30.0;
+    assert!((overall(&b) - overall(&a)).abs() < 0.02 * overall(&a), "same brightness on average");
+    // Held on one frame, the brightness settles on the per-frame one.
+    let still = run(&mut per_frame, &frames[0]);
+    let mut last = Vec::new();
+    for _ in 0..40 {
+        last = run(&mut smoothed, &frames[0]);
+    }
+    assert!((mean(&last) - mean(&still)).abs() < 0.05, "{} vs {}", mean(&last), mean(&still));
+}

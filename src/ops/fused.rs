@@ -72,6 +72,52 @@ fn enhance_packed_with(
     );
 }
 
+/// The mean luma (0..1, BT.601) that [`enhance_packed`] with the same
+/// arguments would give `frame`, measured on every `row_step`-th row:
+/// those rows are enhanced in copies, the frame is not changed.
+#[allow(clippy::too_many_arguments)]
+pub fn measure_packed(
+    frame: &[u8],
+    layout: &FrameLayout,
+    factor_low: &[f32],
+    (h, w): (usize, usize),
+    iterations: usize,
+    strength: f32,
+    row_step: usize,
+    scratch: &mut FusedScratch,
+) -> f32 {
+    let isa = Isa::detect();
+    let row_bytes = layout.row_bytes();
+    assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
+    let ty = bilinear_taps(h, layout.height, true);
+    scratch.factors.build(factor_low, (h, w), layout.width, strength, isa);
+    let factors = &scratch.factors;
+    let (bpp, offsets) = (layout.format.bytes_per_pixel(), layout.format.rgb_offsets());
+    let kernel = PackedKernel { isa, bpp, offsets, shuffles: PackedShuffles::new(bpp, offsets) };
+    let rows: Vec<usize> = (0..layout.height).step_by(row_step.max(1)).collect();
+    let sum: u64 = rows
+        .par_iter()
+        .map_init(
+            || vec![0u8; row_bytes],
+            |copy, &y| {
+                copy.copy_from_slice(&frame[y * layout.stride..][..row_bytes]);
+                let ry = &ty[y];
+                let f = RowFactors { top: factors.row(ry.i0), bottom: factors.row(ry.i1), w0: ry.w0, w1: ry.w1 };
+                kernel.row(copy, f, iterations);
+                copy.chunks_exact(bpp).map(|p| luma_u8(p[offsets[0]], p[offsets[1]], p[offsets[2]])).sum::<u64>()
+            },
+        )
+        .sum();
+    let pixels = (rows.len() * layout.width).max(1) as f64;
+    (sum as f64 / pixels / (255.0 * 256.0)) as f32
+}
+
+/// BT.601 luma of 8-bit RGB times 256, in integers (weights 77, 150, 29).
+#[inline(always)]
+fn luma_u8(r: u8, g: u8, b: u8) -> u64 {
+    77 * r as u64 + 150 * g as u64 + 29 * b as u64
+}
+
 /// The factor map up-sampled horizontally and scaled by strength: one factor
 /// row (groups of 8 pixels, see `ops::curve`) per low-res row.
 #[derive(Default)]
@@ -326,6 +372,35 @@ pub(crate) mod tests {
             x = if fma { r.mul_add(x.mul_add(x, -x), x) } else { x + r * (x * x - x) };
         }
         x
+    }
+
+    /// The measurement is the BT.601 mean luma of the rows that the pass
+    /// writes, every `step`-th, and leaves the frame as it is.
+    #[test]
+    fn measuring_equals_the_enhanced_rows() {
+        for format in [PixelFormat::Rgbx, PixelFormat::Bgra, PixelFormat::Rgb] {
+            for (w, h, step) in [(1, 1, 1), (9, 5, 1), (33, 17, 1), (33, 17, 3), (70, 40, 4)] {
+                let bpp = format.bytes_per_pixel();
+                let layout = FrameLayout { width: w, height: h, stride: w * bpp + 3, format };
+                let frame = noise(layout.min_buffer_len(), (w * h) as u64);
+                let low_size = low_res_size(h, w, 4);
+                let low = factor_map(low_size.0, low_size.1, 3);
+                let measured = measure_packed(&frame, &layout, &low, low_size, 8, 0.8, step, &mut FusedScratch::default());
+                let mut out = frame.clone();
+                enhance_packed(&mut out, &layout, &low, low_size, 8, 0.8, &mut FusedScratch::default());
+                let [r, g, b] = format.rgb_offsets();
+                let (mut sum, mut n) = (0.0f64, 0usize);
+                for y in (0..h).step_by(step) {
+                    for p in out[y * layout.stride..][..w * bpp].chunks_exact(bpp) {
+                        sum += luma_u8(p[r], p[g], p[b]) as f64 / (255.0 * 256.0);
+                        n += 1;
+                    }
+                }
+                let expected = sum / n as f64;
+                assert!((measured as f64 - expected).abs() < 1e-6, "{format} {w}x{h}/{step}: {measured} vs {expected}");
+                assert!(measured > 0.0);
+            }
+        }
     }
 
     /// Both kernels equal a per-pixel reference bit for bit: the AVX2 one

@@ -311,6 +311,70 @@ fn enhance_yuv_with(
     });
 }
 
+/// The mean luma (0..1 of the range) of the Y plane that [`enhance_yuv`]
+/// with the same arguments would give the frame, measured on every
+/// `row_step`-th chroma row and its luma rows: those rows are enhanced in
+/// copies, the frame is not changed.
+#[allow(clippy::too_many_arguments)]
+pub fn measure_yuv(
+    frame: YuvPlanes<'_>,
+    factor_low: &[f32],
+    (h, w): (usize, usize),
+    iterations: usize,
+    strength: f32,
+    row_step: usize,
+    scratch: &mut YuvScratch,
+) -> f32 {
+    let (layout, isa) = (frame.layout, Isa::detect());
+    let width = layout.width;
+    assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
+    scratch.factors.build(factor_low, (h, w), width, strength, isa);
+    let ty = bilinear_taps(h, layout.height, true);
+    let (_, sy) = layout.format.subsampling();
+    let (cw, ch) = layout.chroma_size();
+    let ctx = TaskContext {
+        layout,
+        conv: Conversion::new(&Coeffs::new(layout.matrix, layout.range)),
+        factors: &scratch.factors,
+        ty: &ty,
+        iterations,
+        chroma_rows_per_task: 1,
+        isa,
+    };
+    let chroma_len = if layout.format == YuvFormat::Nv12 { 2 * cw } else { cw };
+    let sampled: Vec<usize> = (0..ch).step_by(row_step.max(1)).collect();
+    let (sum, count) = sampled
+        .par_iter()
+        .map_init(
+            || (vec![0u8; 2 * width], vec![0u8; chroma_len], vec![0u8; chroma_len]),
+            |(luma, u, v), &cy| {
+                let rows = sy.min(layout.height - cy * sy);
+                let (first, second) = luma.split_at_mut(width);
+                first.copy_from_slice(&frame.planes[0][cy * sy * layout.strides[0]..][..width]);
+                if rows == 2 {
+                    second.copy_from_slice(&frame.planes[0][(cy * sy + 1) * layout.strides[0]..][..width]);
+                }
+                u.copy_from_slice(&frame.planes[1][cy * layout.strides[1]..][..chroma_len]);
+                let chroma = if layout.format == YuvFormat::Nv12 {
+                    ChromaRow::Interleaved(u)
+                } else {
+                    v.copy_from_slice(&frame.planes[2][cy * layout.strides[2]..][..chroma_len]);
+                    ChromaRow::Planar(u, v)
+                };
+                ctx.chroma_row(cy, &mut [first, second][..rows], chroma);
+                let sum: u64 = luma[..rows * width].iter().map(|&y| y as u64).sum();
+                (sum, (rows * width) as u64)
+            },
+        )
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let mean = sum as f64 / count.max(1) as f64;
+    let (black, span) = match layout.range {
+        YuvRange::Limited => (16.0, 219.0),
+        YuvRange::Full => (0.0, 255.0),
+    };
+    (((mean - black) / span).max(0.0)) as f32
+}
+
 /// What every task of the YUV pass shares.
 struct TaskContext<'a> {
     layout: &'a YuvLayout,
@@ -369,23 +433,30 @@ impl TaskContext<'_> {
             let (first, second) = if rows == 2 { luma.split_at_mut(strides[0]) } else { (luma, &mut [][..]) };
             let second_len = width.min(second.len());
             let mut luma_rows = [&mut first[..width], &mut second[..second_len]];
-            let luma_rows = &mut luma_rows[..rows];
-            let factors: [RowFactors<'_>; 2] = std::array::from_fn(|i| {
-                let t = &self.ty[(cy * sy + i).min(layout.height - 1)];
-                RowFactors { top: self.factors.row(t.i0), bottom: self.factors.row(t.i1), w0: t.w0, w1: t.w1 }
-            });
             let chroma = match layout.format {
                 YuvFormat::Nv12 => ChromaRow::Interleaved(&mut us[k * strides[1]..][..2 * cw]),
                 _ => ChromaRow::Planar(&mut us[k * strides[1]..][..cw], &mut vs[k * strides[2]..][..cw]),
             };
-            #[cfg(target_arch = "x86_64")]
-            if self.isa != Isa::Portable {
-                // SAFETY: `isa` is one that the CPU has.
-                unsafe { self.row_simd(luma_rows, chroma, &factors[..rows]) };
-                continue;
-            }
-            chroma_row(luma_rows, chroma, layout.format.subsampling().0, &factors[..rows], &self.conv, self.iterations);
+            self.chroma_row(cy, &mut luma_rows[..rows], chroma);
         }
+    }
+
+    /// Chroma row `cy` and its luma rows (one or two).
+    fn chroma_row(&self, cy: usize, luma_rows: &mut [&mut [u8]], chroma: ChromaRow<'_>) {
+        let layout = self.layout;
+        let (sx, sy) = layout.format.subsampling();
+        let rows = luma_rows.len();
+        let factors: [RowFactors<'_>; 2] = std::array::from_fn(|i| {
+            let t = &self.ty[(cy * sy + i).min(layout.height - 1)];
+            RowFactors { top: self.factors.row(t.i0), bottom: self.factors.row(t.i1), w0: t.w0, w1: t.w1 }
+        });
+        #[cfg(target_arch = "x86_64")]
+        if self.isa != Isa::Portable {
+            // SAFETY: `isa` is one that the CPU has.
+            unsafe { self.row_simd(luma_rows, chroma, &factors[..rows]) };
+            return;
+        }
+        chroma_row(luma_rows, chroma, sx, &factors[..rows], &self.conv, self.iterations);
     }
 
     /// AVX-512 for the whole blocks of 4:2:0 rows when `isa` has it, AVX2
@@ -542,6 +613,34 @@ mod tests {
                         assert_eq!(out, expected, "{format} {w}x{h} {range:?} {isa:?}");
                     }
                 }
+            }
+        }
+    }
+
+    /// The measurement is the mean (over the sampled rows) of the Y plane
+    /// that the pass writes, and leaves the frame as it is.
+    #[test]
+    fn measuring_equals_the_enhanced_rows() {
+        for format in YuvFormat::ALL {
+            for (w, h, step) in [(1, 1, 1), (9, 5, 1), (33, 17, 1), (33, 17, 3), (70, 40, 4)] {
+                let mut l = YuvLayout::packed(w, h, format, YuvMatrix::Bt601, YuvRange::Limited);
+                l.strides[0] += 5;
+                let planes: [Vec<u8>; 3] = std::array::from_fn(|i| {
+                    if i < format.plane_count() { noise(l.plane_min_len(i), (7 + i + w) as u64) } else { vec![] }
+                });
+                let low_size = low_res_size(h, w, 4);
+                let low = factor_map(low_size.0, low_size.1, 9);
+                let view = YuvPlanes { planes: [&planes[0], &planes[1], &planes[2]], layout: &l };
+                let measured = measure_yuv(view, &low, low_size, 8, 0.8, step, &mut YuvScratch::default());
+                let mut out = planes.clone();
+                let [y, u, v] = &mut out;
+                enhance_yuv([y, u, v], &l, &low, low_size, 8, 0.8, &mut YuvScratch::default());
+                let (sy, ch) = (format.subsampling().1, l.chroma_size().1);
+                let rows: Vec<usize> =
+                    (0..ch).step_by(step).flat_map(|cy| (cy * sy..(cy + 1) * sy).filter(|&r| r < h)).collect();
+                let sum: f64 = rows.iter().flat_map(|&r| &out[0][r * l.strides[0]..][..w]).map(|&v| v as f64).sum();
+                let expected = (sum / (rows.len() * w) as f64 - 16.0) / 219.0;
+                assert!((measured as f64 - expected.max(0.0)).abs() < 1e-5, "{format} {w}x{h}/{step}: {measured} vs {expected}");
             }
         }
     }

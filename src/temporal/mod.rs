@@ -5,7 +5,12 @@
 //! The low-res factor map is smoothed with an exponential moving average,
 //! reset at scene cuts (detected from the low-res input) and at size
 //! changes. Optionally the EFE runs only every N frames and the map is reused
-//! in between.
+//! in between. The frame's overall brightness is then steadied by
+//! [`brightness::BrightnessLock`] with the same smoothing.
+
+pub mod brightness;
+
+use brightness::BrightnessLock;
 
 /// Relative mean change of the low-res input above which a frame starts a new scene.
 pub const SCENE_CUT_THRESHOLD: f32 = 0.35;
@@ -26,6 +31,9 @@ pub struct TemporalFilter {
     prev_cells: Vec<f32>,
     cells: Vec<f32>,
     state: Vec<f32>,
+    brightness: BrightnessLock,
+    /// Whether the last frame given to [`Self::is_scene_cut`] was a cut.
+    cut: bool,
     frames_since_efe: usize,
     valid: bool,
 }
@@ -34,6 +42,7 @@ impl TemporalFilter {
     /// Forgets the past (seek, flush, new stream).
     pub fn reset(&mut self) {
         self.valid = false;
+        self.brightness.reset();
     }
 
     /// Whether `input` (the low-res frame `[3, h, w]`) starts a new scene:
@@ -42,14 +51,16 @@ impl TemporalFilter {
     /// [`SCENE_CUT_THRESHOLD`]. Remembers the cell means for the next frame.
     pub fn is_scene_cut(&mut self, input: &[f32], grid: (usize, usize)) -> bool {
         cell_means(input, grid, &mut self.cells);
-        if !self.valid || grid != self.grid || self.cells.len() != self.prev_cells.len() {
-            return true;
-        }
-        let n = self.cells.len().max(1) as f32;
-        let diff = self.cells.iter().zip(&self.prev_cells).map(|(a, b)| (a - b).abs()).sum::<f32>() / n;
-        let mean_now = self.cells.iter().sum::<f32>() / n;
-        let mean_before = self.prev_cells.iter().sum::<f32>() / n;
-        diff / mean_now.max(mean_before).max(0.02) > SCENE_CUT_THRESHOLD
+        self.cut = if !self.valid || grid != self.grid || self.cells.len() != self.prev_cells.len() {
+            true
+        } else {
+            let n = self.cells.len().max(1) as f32;
+            let diff = self.cells.iter().zip(&self.prev_cells).map(|(a, b)| (a - b).abs()).sum::<f32>() / n;
+            let mean_now = self.cells.iter().sum::<f32>() / n;
+            let mean_before = self.prev_cells.iter().sum::<f32>() / n;
+            diff / mean_now.max(mean_before).max(0.02) > SCENE_CUT_THRESHOLD
+        };
+        self.cut
     }
 
     /// Whether the EFE must run for this frame with `interval` (run every N frames).
@@ -82,6 +93,16 @@ impl TemporalFilter {
         std::mem::swap(&mut self.prev_cells, &mut self.cells);
         self.grid = grid;
         self.valid = true;
+    }
+
+    /// The gain on [`Self::factor`] that steadies the frame's brightness
+    /// (see [`brightness`]): `measured` is the mean luma the frame gets
+    /// with gain 1, `input` the same low-res input as for
+    /// [`Self::is_scene_cut`], `curve` the `(iterations, strength)`. Call
+    /// after [`Self::update`] or [`Self::skip`].
+    pub fn brightness_gain(&mut self, input: &[f32], measured: f32, curve: (usize, f32), smoothing: f32) -> f32 {
+        let slope = if smoothing > 0.0 { brightness::relative_slope(input, &self.state, self.grid, curve) } else { 0.0 };
+        self.brightness.gain(measured, slope, smoothing, self.cut)
     }
 
     /// The factor map to apply to the current frame.
