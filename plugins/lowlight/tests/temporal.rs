@@ -102,7 +102,9 @@ fn smoothing_converges_on_a_still_scene() {
         }
     }
     assert!(distances[0] >= 2, "the first B frame still carries A's map: {distances:?}");
-    assert!(distances.windows(2).all(|d| d[1] <= d[0]), "converges: {distances:?}");
+    // The brightness lock follows the change's trend too, so it may
+    // overshoot by a code value on the way (not a monotone approach).
+    assert!(distances[1..].iter().all(|&d| d * 3 <= distances[0]), "converges: {distances:?}");
     assert!(*distances.last().unwrap() <= 1, "ends at B's own result: {distances:?}");
 }
 
