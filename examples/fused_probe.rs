@@ -4,7 +4,7 @@
 //! `fused_probe PASS [THREADS] [REPEATS] [W H]`, PASS one of `rgbx`, `nv12`,
 //! `i420`, `y444`, `rgb`, `down-rgbx`, `down-nv12`, or `enhancer-rgbx` /
 //! `enhancer-nv12` (the whole enhancer with the authors' weights, timing its
-//! fused stage). With `DUMP=path` the output bytes (or floats) of one pass
+//! fused stage; `SMOOTHING=0.7` sets its temporal smoothing). With `DUMP=path` the output bytes (or floats) of one pass
 //! over a full-range frame are written there, to compare builds. For
 //! instruction counts: `valgrind --tool=callgrind --toggle-collect='*enhance_*'
 //! fused_probe rgbx 1 1` (valgrind runs the AVX2 kernels: it has no AVX-512).
@@ -151,7 +151,9 @@ fn main() {
             let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/sgz/weights.safetensors");
             let weights = EfeWeights::from_file(path).unwrap_or_else(|_| EfeWeights::random(1, 1.0));
             let model = Sgz::from_weights(&weights, &candle_core::Device::Cpu).unwrap();
-            let mut e = Enhancer::new(model, EnhancerOptions { threads: 1, ..Default::default() }).unwrap();
+            let temporal_smoothing = std::env::var("SMOOTHING").map_or(0.0, |s| s.parse().expect("SMOOTHING: a number"));
+            let options = EnhancerOptions { threads: 1, temporal_smoothing, ..Default::default() };
+            let mut e = Enhancer::new(model, options).unwrap();
             let nv12 = pass == "enhancer-nv12";
             let yl = yuv(YuvFormat::Nv12);
             let pl = FrameLayout::packed(width, height, PixelFormat::Rgbx);
