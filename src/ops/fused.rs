@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use crate::frame::FrameLayout;
 use crate::ops::curve::{self, GROUP, GROUP_LANES, Isa, RowFactors, factor_row_len};
-use crate::ops::resample::bilinear_taps;
+use crate::ops::resample::{Tap, bilinear_taps};
 
 #[cfg(target_arch = "x86_64")]
 use crate::ops::{avx2, avx512};
@@ -53,12 +53,9 @@ fn enhance_packed_with(
     isa: Isa,
 ) {
     let row_bytes = layout.row_bytes();
-    assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
-    let ty = bilinear_taps(h, layout.height, true);
-    scratch.factors.build(factor_low, (h, w), layout.width, strength, isa);
+    let ty = scratch.factors.prepare(factor_low, (h, w), (layout.width, layout.height), strength, isa);
     let factors = &scratch.factors;
-    let (bpp, offsets) = (layout.format.bytes_per_pixel(), layout.format.rgb_offsets());
-    let kernel = PackedKernel { isa, bpp, offsets, shuffles: PackedShuffles::new(bpp, offsets) };
+    let kernel = PackedKernel::new(layout, isa);
 
     let rows_per_task = (65536 / row_bytes.max(1)).clamp(1, 64);
     frame[..layout.min_buffer_len()].par_chunks_mut(layout.stride * rows_per_task).enumerate().for_each(
@@ -88,12 +85,10 @@ pub fn measure_packed(
 ) -> f32 {
     let isa = Isa::detect();
     let row_bytes = layout.row_bytes();
-    assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
-    let ty = bilinear_taps(h, layout.height, true);
-    scratch.factors.build(factor_low, (h, w), layout.width, strength, isa);
+    let ty = scratch.factors.prepare(factor_low, (h, w), (layout.width, layout.height), strength, isa);
     let factors = &scratch.factors;
-    let (bpp, offsets) = (layout.format.bytes_per_pixel(), layout.format.rgb_offsets());
-    let kernel = PackedKernel { isa, bpp, offsets, shuffles: PackedShuffles::new(bpp, offsets) };
+    let kernel = PackedKernel::new(layout, isa);
+    let (bpp, offsets) = (kernel.bpp, kernel.offsets);
     let rows: Vec<usize> = (0..layout.height).step_by(row_step.max(1)).collect();
     let sum: u64 = rows
         .par_iter()
@@ -127,6 +122,21 @@ pub(crate) struct FactorRows {
 }
 
 impl FactorRows {
+    /// Builds the rows for a frame of `(width, height)` pixels and returns
+    /// the frame rows' vertical taps.
+    pub(crate) fn prepare(
+        &mut self,
+        factor_low: &[f32],
+        (h, w): (usize, usize),
+        (width, height): (usize, usize),
+        strength: f32,
+        isa: Isa,
+    ) -> Vec<Tap> {
+        assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
+        self.build(factor_low, (h, w), width, strength, isa);
+        bilinear_taps(h, height, true)
+    }
+
     /// Builds the rows, with the AVX2 kernel when `isa` has it.
     pub(crate) fn build(&mut self, factor_low: &[f32], (h, w): (usize, usize), width: usize, strength: f32, isa: Isa) {
         let taps = group_taps(w, width);
@@ -258,6 +268,11 @@ struct PackedKernel {
 }
 
 impl PackedKernel {
+    fn new(layout: &FrameLayout, isa: Isa) -> Self {
+        let (bpp, offsets) = (layout.format.bytes_per_pixel(), layout.format.rgb_offsets());
+        PackedKernel { isa, bpp, offsets, shuffles: PackedShuffles::new(bpp, offsets) }
+    }
+
     fn row(&self, row: &mut [u8], f: RowFactors<'_>, iterations: usize) {
         #[cfg(target_arch = "x86_64")]
         if self.isa != Isa::Portable {

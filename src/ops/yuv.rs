@@ -274,9 +274,7 @@ fn enhance_yuv_with(
     isa: Isa,
 ) {
     let width = layout.width;
-    assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
-    scratch.factors.build(factor_low, (h, w), width, strength, isa);
-    let ty = bilinear_taps(h, layout.height, true);
+    let ty = scratch.factors.prepare(factor_low, (h, w), (width, layout.height), strength, isa);
     let (_, sy) = layout.format.subsampling();
     let (_, ch) = layout.chroma_size();
     let [py, pu, pv] = planes;
@@ -297,15 +295,7 @@ fn enhance_yuv_with(
         pv[..min].chunks_mut(layout.strides[2] * chroma_rows_per_task).collect()
     };
 
-    let ctx = TaskContext {
-        layout,
-        conv: Conversion::new(&Coeffs::new(layout.matrix, layout.range)),
-        factors: &scratch.factors,
-        ty: &ty,
-        iterations,
-        chroma_rows_per_task,
-        isa,
-    };
+    let ctx = TaskContext::new(layout, &scratch.factors, &ty, iterations, chroma_rows_per_task, isa);
     luma.zip(chroma1).zip(v_chunks.into_par_iter()).enumerate().for_each(|(task, ((ys, us), vs))| {
         ctx.task(task, ys, us, vs);
     });
@@ -327,20 +317,10 @@ pub fn measure_yuv(
 ) -> f32 {
     let (layout, isa) = (frame.layout, Isa::detect());
     let width = layout.width;
-    assert_eq!(factor_low.len(), 3 * h * w, "factor map must be [3, {h}, {w}]");
-    scratch.factors.build(factor_low, (h, w), width, strength, isa);
-    let ty = bilinear_taps(h, layout.height, true);
+    let ty = scratch.factors.prepare(factor_low, (h, w), (width, layout.height), strength, isa);
     let (_, sy) = layout.format.subsampling();
     let (cw, ch) = layout.chroma_size();
-    let ctx = TaskContext {
-        layout,
-        conv: Conversion::new(&Coeffs::new(layout.matrix, layout.range)),
-        factors: &scratch.factors,
-        ty: &ty,
-        iterations,
-        chroma_rows_per_task: 1,
-        isa,
-    };
+    let ctx = TaskContext::new(layout, &scratch.factors, &ty, iterations, 1, isa);
     let chroma_len = if layout.format == YuvFormat::Nv12 { 2 * cw } else { cw };
     let sampled: Vec<usize> = (0..ch).step_by(row_step.max(1)).collect();
     let (sum, count) = sampled
@@ -416,7 +396,19 @@ impl ChromaRow<'_> {
     }
 }
 
-impl TaskContext<'_> {
+impl<'a> TaskContext<'a> {
+    fn new(
+        layout: &'a YuvLayout,
+        factors: &'a FactorRows,
+        ty: &'a [Tap],
+        iterations: usize,
+        chroma_rows_per_task: usize,
+        isa: Isa,
+    ) -> Self {
+        let conv = Conversion::new(&Coeffs::new(layout.matrix, layout.range));
+        TaskContext { layout, conv, factors, ty, iterations, chroma_rows_per_task, isa }
+    }
+
     /// One task: `chroma_rows_per_task` chroma rows and their luma rows.
     fn task(&self, task: usize, ys: &mut [u8], us: &mut [u8], vs: &mut [u8]) {
         let layout = self.layout;
