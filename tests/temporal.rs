@@ -133,3 +133,18 @@ fn smoothing_steadies_the_brightness() {
     }
     assert!((mean(&last) - mean(&still)).abs() < 0.05, "{} vs {}", mean(&last), mean(&still));
 }
+
+/// A new strength (or iteration count) applies at once with smoothing on:
+/// the brightness lock restarts instead of easing the picture there.
+#[test]
+fn a_new_strength_applies_at_once() {
+    let frame: Vec<u8> = noise_image(W, H, 3, 5).iter().map(|&v| v / 4).collect();
+    let model = || lowlight::Sgz::embedded_default().unwrap();
+    let mut e = Enhancer::new(model(), EnhancerOptions { temporal_smoothing: 0.7, ..Default::default() }).unwrap();
+    for _ in 0..3 {
+        run(&mut e, &frame);
+    }
+    e.set_strength(0.5).unwrap();
+    let half = EnhancerOptions { temporal_smoothing: 0.0, strength: 0.5, ..Default::default() };
+    assert_eq!(run(&mut e, &frame), run(&mut Enhancer::new(model(), half).unwrap(), &frame));
+}

@@ -34,6 +34,8 @@ pub struct TemporalFilter {
     brightness: BrightnessLock,
     /// Whether the last frame given to [`Self::is_scene_cut`] was a cut.
     cut: bool,
+    /// The curve `(iterations, strength)` the brightness lock last saw.
+    curve: (usize, f32),
     frames_since_efe: usize,
     valid: bool,
 }
@@ -99,10 +101,14 @@ impl TemporalFilter {
     /// (see [`brightness`]): `measured` is the mean luma the frame gets
     /// with gain 1, `input` the same low-res input as for
     /// [`Self::is_scene_cut`], `curve` the `(iterations, strength)`. Call
-    /// after [`Self::update`] or [`Self::skip`].
+    /// after [`Self::update`] or [`Self::skip`]. A new curve (the user
+    /// changed strength or iterations) restarts the lock like a cut: the
+    /// picture follows the setting at once.
     pub fn brightness_gain(&mut self, input: &[f32], measured: f32, curve: (usize, f32), smoothing: f32) -> f32 {
         let slope = if smoothing > 0.0 { brightness::relative_slope(input, &self.state, self.grid, curve) } else { 0.0 };
-        self.brightness.gain(measured, slope, smoothing, self.cut)
+        let restart = self.cut || curve != self.curve;
+        self.curve = curve;
+        self.brightness.gain(measured, slope, smoothing, restart)
     }
 
     /// The factor map to apply to the current frame.
