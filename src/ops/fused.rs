@@ -89,12 +89,13 @@ pub fn measure_packed(
     let factors = &scratch.factors;
     let kernel = PackedKernel::new(layout, isa);
     let (bpp, offsets) = (kernel.bpp, kernel.offsets);
-    let rows: Vec<usize> = (0..layout.height).step_by(row_step.max(1)).collect();
-    let sum: u64 = rows
-        .par_iter()
+    let step = row_step.max(1);
+    let sum: u64 = (0..layout.height)
+        .into_par_iter()
+        .step_by(step)
         .map_init(
             || vec![0u8; row_bytes],
-            |copy, &y| {
+            |copy, y| {
                 copy.copy_from_slice(&frame[y * layout.stride..][..row_bytes]);
                 let ry = &ty[y];
                 let f = RowFactors { top: factors.row(ry.i0), bottom: factors.row(ry.i1), w0: ry.w0, w1: ry.w1 };
@@ -103,7 +104,7 @@ pub fn measure_packed(
             },
         )
         .sum();
-    let pixels = (rows.len() * layout.width).max(1) as f64;
+    let pixels = (layout.height.div_ceil(step) * layout.width).max(1) as f64;
     (sum as f64 / pixels / (255.0 * 256.0)) as f32
 }
 

@@ -322,12 +322,12 @@ pub fn measure_yuv(
     let (cw, ch) = layout.chroma_size();
     let ctx = TaskContext::new(layout, &scratch.factors, &ty, iterations, 1, isa);
     let chroma_len = if layout.format == YuvFormat::Nv12 { 2 * cw } else { cw };
-    let sampled: Vec<usize> = (0..ch).step_by(row_step.max(1)).collect();
-    let (sum, count) = sampled
-        .par_iter()
+    let (sum, count) = (0..ch)
+        .into_par_iter()
+        .step_by(row_step.max(1))
         .map_init(
             || (vec![0u8; 2 * width], vec![0u8; chroma_len], vec![0u8; chroma_len]),
-            |(luma, u, v), &cy| {
+            |(luma, u, v), cy| {
                 let rows = sy.min(layout.height - cy * sy);
                 let (first, second) = luma.split_at_mut(width);
                 first.copy_from_slice(&frame.planes[0][cy * sy * layout.strides[0]..][..width]);

@@ -44,23 +44,17 @@ const LUMA: [f32; 3] = [0.299, 0.587, 0.114];
 /// 14,400 pixels of a 1080p grid cost a third of the lock's time.
 const SAMPLES: usize = 1024;
 
-/// The averaged brightness, its trend and the gain of the last frame.
+/// The averaged brightness and its trend.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BrightnessLock {
     target: f32,
     trend: f32,
     valid: bool,
-    gain: f32,
 }
 
 impl BrightnessLock {
     pub fn reset(&mut self) {
         self.valid = false;
-    }
-
-    /// The gain applied to the last frame's factor map (1 when none was).
-    pub fn last_gain(&self) -> f32 {
-        if self.valid { self.gain } else { 1.0 }
     }
 
     /// The gain on the factor map for a frame whose measured mean luma
@@ -84,12 +78,11 @@ impl BrightnessLock {
             self.trend = keep * TREND_DAMPING * self.trend + (1.0 - keep) * (self.target - before);
         }
         self.valid = true;
-        self.gain = if relative_slope > 1e-3 {
+        if relative_slope > 1e-3 {
             (1.0 + (self.target / measured - 1.0) / relative_slope).clamp(GAIN_RANGE.0, GAIN_RANGE.1)
         } else {
             1.0
-        };
-        self.gain
+        }
     }
 }
 
@@ -166,10 +159,11 @@ mod tests {
         let expected = 1.0 + (0.309 / 0.33 - 1.0) / 0.5;
         assert!((g - expected).abs() < 1e-5, "{g} vs {expected}");
         // Held there, it converges.
+        let mut last = g;
         for _ in 0..60 {
-            lock.gain(0.33, 0.5, 0.7, false);
+            last = lock.gain(0.33, 0.5, 0.7, false);
         }
-        assert!((lock.last_gain() - 1.0).abs() < 1e-4, "{}", lock.last_gain());
+        assert!((last - 1.0).abs() < 1e-4, "{last}");
         assert_eq!(lock.gain(0.05, 0.5, 0.7, true), 1.0, "a cut starts over");
     }
 
