@@ -6,13 +6,16 @@
 //! Training uses the op-by-op modules of `model::efe` (they have gradients);
 //! this op computes the same function, faster, without gradients.
 //!
-//! The kernels used on CPUs with AVX2 and FMA are in `avx2`; the portable
-//! ones here are the fallback.
+//! The kernels used on CPUs with AVX-512 are in `avx512`, with AVX2 and FMA
+//! in `avx2`; the portable ones here are the fallback.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
+use crate::ops::curve::Isa;
+
 mod avx2;
+mod avx512;
 
 /// Output channels computed together (register blocking): with two vectors
 /// of pixels, 12 accumulators, which with two inputs and a weight take 15 of
@@ -22,6 +25,8 @@ const CO_BLOCK: usize = 6;
 const PX_BLOCK: usize = 16;
 /// Rows of one task, at most; bounds the intermediate to `cin * rows * width` floats.
 const BAND_ROWS: usize = 8;
+/// Floats per cache line.
+const LINE_FLOATS: usize = 16;
 /// Widest layer input (the EFE's concatenations have 64 channels).
 const MAX_CIN: usize = 64;
 
@@ -158,12 +163,11 @@ impl FusedDsc {
     /// Runs the layer on the channel concatenation of `parts` (each `(data,
     /// channels)`, planar `[channels, h, w]`) into `out` (`[cout, h, w]`).
     pub fn run_into(&self, parts: &[(&[f32], usize)], h: usize, w: usize, out: &mut [f32]) -> Result<()> {
-        self.run_with(parts, h, w, out, crate::ops::curve::has_avx2_fma())
+        self.run_with(parts, h, w, out, Isa::detect())
     }
 
-    /// [`Self::run_into`] with the AVX2 kernels (`simd`, the CPU must have
-    /// AVX2 and FMA) or the portable ones.
-    fn run_with(&self, parts: &[(&[f32], usize)], h: usize, w: usize, out: &mut [f32], simd: bool) -> Result<()> {
+    /// [`Self::run_into`] with the kernels of `isa`, one that the CPU has.
+    fn run_with(&self, parts: &[(&[f32], usize)], h: usize, w: usize, out: &mut [f32], isa: Isa) -> Result<()> {
         let cin: usize = parts.iter().map(|p| p.1).sum();
         if cin != self.cin {
             bail!("dsc: input has {cin} channels, the layer takes {}", self.cin)
@@ -184,24 +188,15 @@ impl FusedDsc {
             let rows = (band + 1) * h / bands - y0;
             // SAFETY: bands are disjoint row ranges of each output plane.
             let out = OutRows { ptr: unsafe { out_ptr.get().add(y0 * w) }, plane, n: rows * w };
-            SCRATCH.with_borrow_mut(|scratch| self.band(&planes, scratch, (y0, rows), w, &out, simd))
+            SCRATCH.with_borrow_mut(|scratch| self.band(&planes, scratch, (y0, rows), w, &out, isa))
         });
         Ok(())
     }
 
     /// Output rows `y0..y0 + rows` of every channel: the depthwise conv of
     /// every input channel into `mid`, then the pointwise conv out of it.
-    /// `simd`: the CPU has AVX2 and FMA.
-    fn band(
-        &self,
-        planes: &Planes,
-        scratch: &mut Scratch,
-        (y0, rows): (usize, usize),
-        w: usize,
-        out: &OutRows,
-        simd: bool,
-    ) {
-        debug_assert!(!simd || crate::ops::curve::has_avx2_fma());
+    fn band(&self, planes: &Planes, scratch: &mut Scratch, (y0, rows): (usize, usize), w: usize, out: &OutRows, isa: Isa) {
+        debug_assert!(isa <= Isa::detect());
         let Scratch { mid, zeros } = scratch;
         let n = rows * w;
         // Whole pixel blocks, an odd number of cache lines: the pointwise reads
@@ -209,10 +204,13 @@ impl FusedDsc {
         // lines apart would share a few cache sets.
         let stride = (n.div_ceil(PX_BLOCK) | 1) * PX_BLOCK;
         // Lanes past `n` are read by the last pixel block and never stored:
-        // the buffer only grows, it is never cleared.
-        if mid.len() < self.cin * stride {
-            mid.resize(self.cin * stride, 0.0);
+        // the buffer only grows, it is never cleared. Its rows start on a
+        // cache line (a 64-byte load across two lines costs two loads).
+        if mid.len() < self.cin * stride + LINE_FLOATS {
+            mid.resize(self.cin * stride + LINE_FLOATS, 0.0);
         }
+        let aligned = mid.as_ptr().align_offset(64);
+        let mid = &mut mid[aligned..];
         if zeros.len() < w {
             zeros.resize(w, 0.0);
         }
@@ -222,20 +220,23 @@ impl FusedDsc {
             let bias = self.depth_bias[c];
             let dst = &mut mid[c * stride..c * stride + n];
             #[cfg(target_arch = "x86_64")]
-            if simd {
-                // SAFETY: the CPU has AVX2 and FMA.
-                unsafe { avx2::depthwise_rows(src, zeros, y0, taps, bias, dst) };
-                continue;
+            match isa {
+                // SAFETY: the CPU has the kernels' instructions.
+                Isa::Avx512 => unsafe { avx512::depthwise_rows(src, zeros, y0, taps, bias, dst) },
+                Isa::Avx2 => unsafe { avx2::depthwise_rows(src, zeros, y0, taps, bias, dst) },
+                Isa::Portable => depthwise_rows(src, zeros, y0, taps, bias, dst),
             }
-            for (r, dst) in dst.chunks_exact_mut(w).enumerate() {
-                depthwise_row(source_rows(src, zeros, y0 + r), taps, bias, dst);
-            }
+            #[cfg(not(target_arch = "x86_64"))]
+            depthwise_rows(src, zeros, y0, taps, bias, dst);
         }
         #[cfg(target_arch = "x86_64")]
-        if simd {
+        match isa {
             // SAFETY: as above.
-            return unsafe { avx2::pointwise(self, mid, stride, out) };
+            Isa::Avx512 => unsafe { avx512::pointwise(self, mid, stride, out) },
+            Isa::Avx2 => unsafe { avx2::pointwise(self, mid, stride, out) },
+            Isa::Portable => self.pointwise(mid, stride, out),
         }
+        #[cfg(not(target_arch = "x86_64"))]
         self.pointwise(mid, stride, out);
     }
 
@@ -284,6 +285,14 @@ unsafe impl Sync for SendPtr {}
 impl SendPtr {
     fn get(&self) -> *mut f32 {
         self.0
+    }
+}
+
+/// Rows `y0..` of the depthwise 3x3 conv of a plane (portable kernel), as
+/// many as `dst` holds.
+fn depthwise_rows(plane: &[f32], zeros: &[f32], y0: usize, taps: &[f32; 9], bias: f32, dst: &mut [f32]) {
+    for (r, dst) in dst.chunks_exact_mut(zeros.len()).enumerate() {
+        depthwise_row(source_rows(plane, zeros, y0 + r), taps, bias, dst);
     }
 }
 
@@ -383,9 +392,6 @@ mod tests {
 
     #[test]
     fn simd_kernels_equal_portable_kernels() {
-        if !crate::ops::curve::has_avx2_fma() {
-            return;
-        }
         let layers = [
             (layer(3, 32, Activation::Relu), 1),
             (layer(32, 32, Activation::Relu), 1),
@@ -403,15 +409,19 @@ mod tests {
                 } else {
                     vec![(&input[..split], layer.cin / 2), (&input[split..], layer.cin / 2)]
                 };
-                let run = |simd| {
+                let run = |isa| {
                     let mut out = vec![0.0; layer.cout * plane];
-                    layer.run_with(&parts, h, w, &mut out, simd).unwrap();
+                    layer.run_with(&parts, h, w, &mut out, isa).unwrap();
                     out
                 };
-                let (simd, portable) = (run(true), run(false));
-                let d = simd.iter().zip(&portable).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                let portable = run(Isa::Portable);
                 let scale = portable.iter().map(|v| v.abs()).fold(0.0, f32::max);
-                assert!(scale > 0.1 && d < 1e-5 * scale.max(1.0), "{h}x{w}, {} -> {}: {d}", layer.cin, layer.cout);
+                assert!(scale > 0.1, "{h}x{w}: a degenerate test layer");
+                for isa in Isa::available().into_iter().filter(|&isa| isa != Isa::Portable) {
+                    let simd = run(isa);
+                    let d = simd.iter().zip(&portable).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                    assert!(d < 1e-5 * scale.max(1.0), "{isa:?} {h}x{w}, {} -> {}: {d}", layer.cin, layer.cout);
+                }
             }
         }
     }

@@ -160,16 +160,16 @@ pub(super) fn pointwise(layer: &FusedDsc, mid: &[f32], stride: usize, out: &OutR
 
 /// Where a tile of pixels is read and written.
 #[derive(Clone, Copy)]
-struct Tile {
+pub(super) struct Tile {
     /// Input channel 0 at the tile's first pixel; channel `ci` is `ci * stride` further.
-    mid: *const f32,
-    stride: usize,
+    pub mid: *const f32,
+    pub stride: usize,
     /// Output channel 0 at the tile's first pixel; channel `co` is `co * plane` further.
-    out: *mut f32,
-    plane: usize,
+    pub out: *mut f32,
+    pub plane: usize,
     /// Pixels written, at most `V * LANES` for a tile of `V` vectors.
-    len: usize,
-    activation: Activation,
+    pub len: usize,
+    pub activation: Activation,
 }
 
 /// One tile of `V` vectors of pixels, every output channel.
