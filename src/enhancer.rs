@@ -10,7 +10,7 @@ use crate::ops::fused::{FusedScratch, enhance_packed, measure_packed};
 use crate::ops::resample::{downscale_packed, low_res_size};
 use crate::ops::yuv::{YuvPlanes, YuvScratch, downscale_yuv, enhance_yuv, measure_yuv};
 use crate::temporal::TemporalFilter;
-use crate::temporal::brightness::measure_row_step;
+use crate::temporal::brightness::MEASURE_ROW_STEP;
 
 /// Settings of an [`Enhancer`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -155,8 +155,7 @@ impl Enhancer {
             work.factor(grid, &options, |low| downscale_packed(data, layout, grid.0, grid.1, low))?;
             let t = Instant::now();
             let strength = work.steady_strength(&options, |factor, strength, scratch| {
-                let step = measure_row_step(layout.height);
-                measure_packed(data, layout, factor, grid, options.iterations, strength, step, scratch.fused)
+                measure_packed(data, layout, factor, grid, options.iterations, strength, MEASURE_ROW_STEP, scratch.fused)
             });
             let factor = work.temporal.factor();
             enhance_packed(data, layout, factor, grid, options.iterations, strength, &mut work.fused);
@@ -177,8 +176,7 @@ impl Enhancer {
             work.factor(grid, &options, |low| downscale_yuv(view, grid.0, grid.1, low))?;
             let t = Instant::now();
             let strength = work.steady_strength(&options, |factor, strength, scratch| {
-                let step = measure_row_step(layout.height);
-                measure_yuv(view, factor, grid, options.iterations, strength, step, scratch.yuv)
+                measure_yuv(view, factor, grid, options.iterations, strength, MEASURE_ROW_STEP, scratch.yuv)
             });
             let factor = work.temporal.factor();
             enhance_yuv(planes, layout, factor, grid, options.iterations, strength, &mut work.yuv);

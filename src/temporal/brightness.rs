@@ -10,7 +10,7 @@
 //! Like a camera's auto-exposure (or ffmpeg's `deflicker`), the
 //! [`BrightnessLock`] lets the brightness follow the scene through a
 //! moving average of its level and trend. The fused pass is first run on a sample of
-//! the frame's rows (see [`measure_row_step`], into copies) to measure
+//! the frame's rows (every [`MEASURE_ROW_STEP`]-th, into copies) to measure
 //! the mean luma the frame would get; the whole factor map is then scaled
 //! by the gain that gives the averaged brightness. The map's shape (local
 //! contrast, colour) is untouched, and a scene cut resets the average.
@@ -21,17 +21,8 @@
 //! the flicker worse. The low-res input only gives the sensitivity of the
 //! brightness to the gain, which changes slowly.
 
-/// Rows of the frame the brightness measurement samples: one in this many,
-/// and at least about 135 rows (the step grows with the height), for 4:2:0
-/// frames counted in chroma rows (each covers two luma rows).
-///
-/// `lowlight flicker --smoothing 0,0.7` on 1080p clips, ratio at 0.7 for
-/// steps 4 / 8 / 16: generated clip 0.542 / 0.661 / 0.697, night clip of
-/// SICE 1201 0.826 / 0.824 / 0.841, 1147 then 259 0.926 / 0.934 / 0.985; at
-/// 360p a step of 8 was worse than 4 (1201: 1.016 against 0.950).
-pub fn measure_row_step(height: usize) -> usize {
-    (height / 135).max(4)
-}
+/// Rows of the frame the brightness measurement samples: one in this many.
+pub const MEASURE_ROW_STEP: usize = 4;
 
 /// The gain on the factor map stays within this range: a larger change of
 /// brightness that is not a cut (a light coming on) is followed, not held.
