@@ -302,9 +302,14 @@ fn enhance_yuv_with(
 }
 
 /// The mean luma (0..1 of the range) of the Y plane that [`enhance_yuv`]
-/// with the same arguments would give the frame, measured on every
-/// `row_step`-th chroma row and its luma rows: those rows are enhanced in
-/// copies, the frame is not changed.
+/// with the same arguments would give the frame, measured on about every
+/// `row_step`-th luma row: the first luma row of every `row_step / sy`-th
+/// chroma row (`sy` the vertical subsampling). A luma row's output does not
+/// depend on the other row of its chroma row, and single rows spread the
+/// same work over twice as many rows as pairs would (flicker ratio at
+/// smoothing 0.7 on three 1080p NV12 clips: 0.826 / 0.931 / 0.766 against
+/// 0.824 / 0.936 / 0.777 with pairs). The rows are enhanced in copies; the
+/// frame is not changed.
 #[allow(clippy::too_many_arguments)]
 pub fn measure_yuv(
     frame: YuvPlanes<'_>,
@@ -324,16 +329,11 @@ pub fn measure_yuv(
     let chroma_len = if layout.format == YuvFormat::Nv12 { 2 * cw } else { cw };
     let (sum, count) = (0..ch)
         .into_par_iter()
-        .step_by(row_step.max(1))
+        .step_by((row_step / sy).max(1))
         .map_init(
-            || (vec![0u8; 2 * width], vec![0u8; chroma_len], vec![0u8; chroma_len]),
+            || (vec![0u8; width], vec![0u8; chroma_len], vec![0u8; chroma_len]),
             |(luma, u, v), cy| {
-                let rows = sy.min(layout.height - cy * sy);
-                let (first, second) = luma.split_at_mut(width);
-                first.copy_from_slice(&frame.planes[0][cy * sy * layout.strides[0]..][..width]);
-                if rows == 2 {
-                    second.copy_from_slice(&frame.planes[0][(cy * sy + 1) * layout.strides[0]..][..width]);
-                }
+                luma.copy_from_slice(&frame.planes[0][cy * sy * layout.strides[0]..][..width]);
                 u.copy_from_slice(&frame.planes[1][cy * layout.strides[1]..][..chroma_len]);
                 let chroma = if layout.format == YuvFormat::Nv12 {
                     ChromaRow::Interleaved(u)
@@ -341,9 +341,8 @@ pub fn measure_yuv(
                     v.copy_from_slice(&frame.planes[2][cy * layout.strides[2]..][..chroma_len]);
                     ChromaRow::Planar(u, v)
                 };
-                ctx.chroma_row(cy, &mut [first, second][..rows], chroma);
-                let sum: u64 = luma[..rows * width].iter().map(|&y| y as u64).sum();
-                (sum, (rows * width) as u64)
+                ctx.chroma_row(cy, &mut [&mut luma[..]], chroma);
+                (luma.iter().map(|&y| y as u64).sum::<u64>(), width as u64)
             },
         )
         .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
@@ -614,7 +613,7 @@ mod tests {
     #[test]
     fn measuring_equals_the_enhanced_rows() {
         for format in YuvFormat::ALL {
-            for (w, h, step) in [(1, 1, 1), (9, 5, 1), (33, 17, 1), (33, 17, 3), (70, 40, 4)] {
+            for (w, h, step) in [(1, 1, 1), (9, 5, 1), (33, 17, 1), (33, 17, 3), (70, 40, 4), (70, 41, 8)] {
                 let mut l = YuvLayout::packed(w, h, format, YuvMatrix::Bt601, YuvRange::Limited);
                 l.strides[0] += 5;
                 let planes: [Vec<u8>; 3] = std::array::from_fn(|i| {
@@ -628,8 +627,7 @@ mod tests {
                 let [y, u, v] = &mut out;
                 enhance_yuv([y, u, v], &l, &low, low_size, 8, 0.8, &mut YuvScratch::default());
                 let (sy, ch) = (format.subsampling().1, l.chroma_size().1);
-                let rows: Vec<usize> =
-                    (0..ch).step_by(step).flat_map(|cy| (cy * sy..(cy + 1) * sy).filter(|&r| r < h)).collect();
+                let rows: Vec<usize> = (0..ch).step_by((step / sy).max(1)).map(|cy| cy * sy).collect();
                 let sum: f64 = rows.iter().flat_map(|&r| &out[0][r * l.strides[0]..][..w]).map(|&v| v as f64).sum();
                 let expected = (sum / (rows.len() * w) as f64 - 16.0) / 219.0;
                 assert!((measured as f64 - expected.max(0.0)).abs() < 1e-5, "{format} {w}x{h}/{step}: {measured} vs {expected}");
