@@ -98,6 +98,7 @@ fn main() {
     }
     print_table(&rows, &sizes);
     print_ratios(&rows, &sizes);
+    print_own_time(&rows, &sizes);
     if !args.iter().any(|a| a == "--no-reencode") {
         reencode_share(frames.max(150));
     }
@@ -196,6 +197,27 @@ fn print_ratios(rows: &[Row], sizes: &[(usize, usize)]) {
     for (name, a, b) in ratios {
         let cells: Vec<String> =
             a.iter().zip(b).zip(&head).map(|((a, b), c)| format!("{:>width$.2}", a / b, width = c.len())).collect();
+        println!("| {name:<52} | {} |", cells.join(" | "));
+    }
+}
+
+/// The element's own time per frame: its pipeline's minus the `identity`
+/// pipeline's, which the source's speed (it varies with the machine's
+/// load) does not change.
+fn print_own_time(rows: &[Row], sizes: &[(usize, usize)]) {
+    let find = |name: &str| &rows.iter().find(|r| r.name.starts_with(name)).expect(name).ms;
+    let identity = find("identity");
+    println!();
+    let head: Vec<String> = sizes.iter().map(|(w, h)| format!("{w}x{h} ms")).collect();
+    println!("| {:<52} | {} |", "own time per frame (pipeline - identity)", head.join(" | "));
+    println!("|{}|{}", "-".repeat(54), head.iter().map(|c| format!("{}:|", "-".repeat(c.len() + 1))).collect::<String>());
+    for name in ["lowlightenhance, NV12", "lowlightenhance temporal-smoothing=0, NV12", "gamma gamma=2.2, NV12"] {
+        let cells: Vec<String> = find(name)
+            .iter()
+            .zip(identity)
+            .zip(&head)
+            .map(|((a, b), c)| format!("{:>width$.2}", a - b, width = c.len()))
+            .collect();
         println!("| {name:<52} | {} |", cells.join(" | "));
     }
 }

@@ -33,6 +33,10 @@ pub(super) fn depthwise_rows(plane: &[f32], zeros: &[f32], y0: usize, taps: &[f3
     let mut y = y0;
     while let Some(first) = rows.next() {
         let [above, at, below] = super::source_rows(plane, zeros, y);
+        // The next pair's two new source rows, while this pair is computed:
+        // the planes of large grids come from memory, and a miss at the
+        // start of each row otherwise stalls the loop.
+        prefetch_rows(plane, w, y + 3..y + 5);
         match rows.next() {
             Some(second) => {
                 let next = super::source_rows(plane, zeros, y + 1)[2];
@@ -41,6 +45,17 @@ pub(super) fn depthwise_rows(plane: &[f32], zeros: &[f32], y0: usize, taps: &[f3
             None => output_rows([above, at, below], &k, bias, [first]),
         }
         y += 2;
+    }
+}
+
+/// Asks for rows `rows` of a plane of rows `w` long (those inside it) to be
+/// brought into the cache.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
+fn prefetch_rows(plane: &[f32], w: usize, rows: std::ops::Range<usize>) {
+    let rows = rows.start.min(plane.len() / w.max(1))..rows.end.min(plane.len() / w.max(1));
+    for line in plane[rows.start * w..rows.end * w].chunks(LANES) {
+        _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
     }
 }
 
