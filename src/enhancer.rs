@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::frame::{FrameLayout, YuvLayout};
 use crate::model::{EfeBuffers, FusedEfe, Sgz};
-use crate::ops::fused::{FusedScratch, enhance_packed, measure_packed};
+use crate::ops::fused::{FusedScratch, enhance_packed, enhance_packed_measured, measure_packed};
 use crate::ops::resample::{downscale_packed, low_res_size};
-use crate::ops::yuv::{YuvPlanes, YuvScratch, downscale_yuv, enhance_yuv, measure_yuv};
+use crate::ops::yuv::{YuvPlanes, YuvScratch, downscale_yuv, enhance_yuv, enhance_yuv_measured, measure_yuv};
 use crate::temporal::TemporalFilter;
 use crate::temporal::brightness::MEASURE_ROW_STEP;
 
@@ -154,11 +154,16 @@ impl Enhancer {
         self.pool.install(|| {
             work.factor(grid, &options, |low| downscale_packed(data, layout, grid.0, grid.1, low))?;
             let t = Instant::now();
-            let strength = work.steady_strength(&options, |factor, strength, scratch| {
+            let gain = work.steady_gain(&options, |factor, strength, scratch| {
                 measure_packed(data, layout, factor, grid, options.iterations, strength, MEASURE_ROW_STEP, scratch.fused)
             });
-            let factor = work.temporal.factor();
-            enhance_packed(data, layout, factor, grid, options.iterations, strength, &mut work.fused);
+            match gain {
+                Some(gain) => enhance_packed_measured(data, layout, options.iterations, gain, &mut work.fused),
+                None => {
+                    let factor = work.temporal.factor();
+                    enhance_packed(data, layout, factor, grid, options.iterations, options.strength, &mut work.fused)
+                }
+            }
             work.times.fused = t.elapsed();
             Ok(())
         })
@@ -175,11 +180,16 @@ impl Enhancer {
             let view = YuvPlanes { planes: [&*planes[0], &*planes[1], &*planes[2]], layout };
             work.factor(grid, &options, |low| downscale_yuv(view, grid.0, grid.1, low))?;
             let t = Instant::now();
-            let strength = work.steady_strength(&options, |factor, strength, scratch| {
+            let gain = work.steady_gain(&options, |factor, strength, scratch| {
                 measure_yuv(view, factor, grid, options.iterations, strength, MEASURE_ROW_STEP, scratch.yuv)
             });
-            let factor = work.temporal.factor();
-            enhance_yuv(planes, layout, factor, grid, options.iterations, strength, &mut work.yuv);
+            match gain {
+                Some(gain) => enhance_yuv_measured(planes, layout, options.iterations, gain, &mut work.yuv),
+                None => {
+                    let factor = work.temporal.factor();
+                    enhance_yuv(planes, layout, factor, grid, options.iterations, options.strength, &mut work.yuv)
+                }
+            }
             work.times.fused = t.elapsed();
             Ok(())
         })
@@ -193,22 +203,23 @@ struct PassScratch<'a> {
 }
 
 impl Work {
-    /// The strength to apply to this frame: the options' strength, times the
-    /// gain that steadies the brightness when temporal smoothing is on (see
-    /// [`crate::temporal::brightness`]). `measure` gives the mean luma of
-    /// the frame enhanced with the current factor map at a given strength.
-    fn steady_strength(
+    /// With temporal smoothing on, the gain on the options' strength that
+    /// steadies the brightness (see [`crate::temporal::brightness`]), after
+    /// `measure`: it gives the mean luma of the frame enhanced with the
+    /// current factor map at a given strength, and leaves the factor rows it
+    /// built in the scratch for the pass. `None` when nothing was measured.
+    fn steady_gain(
         &mut self,
         options: &EnhancerOptions,
         measure: impl FnOnce(&[f32], f32, PassScratch<'_>) -> f32,
-    ) -> f32 {
+    ) -> Option<f32> {
         if options.temporal_smoothing <= 0.0 || options.strength <= 0.0 || options.iterations == 0 {
-            return options.strength;
+            return None;
         }
         let scratch = PassScratch { fused: &mut self.fused, yuv: &mut self.yuv };
         let measured = measure(self.temporal.factor(), options.strength, scratch);
         let curve = (options.iterations, options.strength);
-        options.strength * self.temporal.brightness_gain(&self.low, measured, curve, options.temporal_smoothing)
+        Some(self.temporal.brightness_gain(&self.low, measured, curve, options.temporal_smoothing))
     }
 
     /// Down-scale (by `downscale` into the low-res buffer), then the EFE and

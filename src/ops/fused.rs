@@ -52,9 +52,30 @@ fn enhance_packed_with(
     scratch: &mut FusedScratch,
     isa: Isa,
 ) {
-    let row_bytes = layout.row_bytes();
     let ty = scratch.factors.prepare(factor_low, (h, w), (layout.width, layout.height), strength, isa);
-    let factors = &scratch.factors;
+    run_packed(frame, layout, &ty, iterations, &scratch.factors, isa);
+}
+
+/// [`enhance_packed`] with the factor rows that the [`measure_packed`]
+/// just before it on `scratch` (same frame size) built, times `gain`: the
+/// pass at `strength * gain` without building the rows again.
+///
+/// # Panics
+/// When no such measurement precedes it.
+pub fn enhance_packed_measured(
+    frame: &mut [u8],
+    layout: &FrameLayout,
+    iterations: usize,
+    gain: f32,
+    scratch: &mut FusedScratch,
+) {
+    let ty = scratch.factors.reuse_measured(gain, (layout.width, layout.height));
+    run_packed(frame, layout, &ty, iterations, &scratch.factors, Isa::detect());
+}
+
+/// The packed pass with prepared factor rows and vertical taps.
+fn run_packed(frame: &mut [u8], layout: &FrameLayout, ty: &[Tap], iterations: usize, factors: &FactorRows, isa: Isa) {
+    let row_bytes = layout.row_bytes();
     let kernel = PackedKernel::new(layout, isa);
 
     let rows_per_task = (65536 / row_bytes.max(1)).clamp(1, 64);
@@ -86,6 +107,7 @@ pub fn measure_packed(
     let isa = Isa::detect();
     let row_bytes = layout.row_bytes();
     let ty = scratch.factors.prepare(factor_low, (h, w), (layout.width, layout.height), strength, isa);
+    scratch.factors.mark_measured((layout.width, layout.height));
     let factors = &scratch.factors;
     let kernel = PackedKernel::new(layout, isa);
     let (bpp, offsets) = (kernel.bpp, kernel.offsets);
@@ -120,6 +142,9 @@ fn luma_u8(r: u8, g: u8, b: u8) -> u64 {
 pub(crate) struct FactorRows {
     data: Vec<f32>,
     row_len: usize,
+    /// The frame size of a brightness measurement that built the rows and
+    /// that no pass has used yet (see `reuse_measured`).
+    measured: Option<(usize, usize)>,
 }
 
 impl FactorRows {
@@ -138,8 +163,33 @@ impl FactorRows {
         bilinear_taps(h, height, true)
     }
 
+    /// Marks the rows as built by a brightness measurement of a frame of
+    /// `(width, height)` pixels, for the pass that follows it.
+    pub(crate) fn mark_measured(&mut self, size: (usize, usize)) {
+        self.measured = Some(size);
+    }
+
+    /// The rows that the last measurement built, times `gain` (they are
+    /// linear in the strength), and the vertical taps of a frame of
+    /// `(width, height)` pixels; a measurement's rows serve one pass.
+    ///
+    /// # Panics
+    /// When no measurement of a frame of that size built the rows.
+    pub(crate) fn reuse_measured(&mut self, gain: f32, (width, height): (usize, usize)) -> Vec<Tap> {
+        assert_eq!(
+            self.measured.take(),
+            Some((width, height)),
+            "no brightness measurement of this {width}x{height} frame built the factor rows"
+        );
+        if gain != 1.0 {
+            self.data.par_chunks_mut(self.row_len.max(1)).for_each(|row| row.iter_mut().for_each(|v| *v *= gain));
+        }
+        bilinear_taps(self.data.len() / self.row_len.max(1), height, true)
+    }
+
     /// Builds the rows, with the AVX2 kernel when `isa` has it.
     pub(crate) fn build(&mut self, factor_low: &[f32], (h, w): (usize, usize), width: usize, strength: f32, isa: Isa) {
+        self.measured = None;
         let taps = group_taps(w, width);
         let simd = isa >= Isa::Avx2 && taps.iter().all(GroupTaps::permutable);
         self.row_len = factor_row_len(width);
@@ -417,6 +467,32 @@ pub(crate) mod tests {
                 assert!(measured > 0.0);
             }
         }
+    }
+
+    /// The pass after a measurement reuses its factor rows times the gain:
+    /// the same as the pass at `strength * gain` but for float rounding
+    /// (at most one code value, in few bytes); a second pass needs a new
+    /// measurement.
+    #[test]
+    fn the_pass_after_a_measurement_equals_the_pass_at_the_gained_strength() {
+        let layout = FrameLayout { width: 70, height: 41, stride: 70 * 4 + 3, format: PixelFormat::Rgbx };
+        let frame = noise(layout.min_buffer_len(), 5);
+        let low_size = low_res_size(41, 70, 4);
+        let low = factor_map(low_size.0, low_size.1, 7);
+        let mut scratch = FusedScratch::default();
+        measure_packed(&frame, &layout, &low, low_size, 8, 0.8, 4, &mut scratch);
+        let mut reused = frame.clone();
+        enhance_packed_measured(&mut reused, &layout, 8, 1.2, &mut scratch);
+        let mut direct = frame.clone();
+        enhance_packed(&mut direct, &layout, &low, low_size, 8, 0.8 * 1.2, &mut FusedScratch::default());
+        let differing = reused.iter().zip(&direct).filter(|(a, b)| a != b).count();
+        assert!(reused.iter().zip(&direct).all(|(a, b)| a.abs_diff(*b) <= 1), "more than one code value apart");
+        assert!(differing * 1000 <= reused.len(), "{differing} of {} bytes differ", reused.len());
+        assert_ne!(reused, frame);
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            enhance_packed_measured(&mut reused, &layout, 8, 1.2, &mut scratch)
+        }));
+        assert!(again.is_err(), "a measurement's rows served a second pass");
     }
 
     /// Both kernels equal a per-pixel reference bit for bit: the AVX2 one

@@ -273,8 +273,30 @@ fn enhance_yuv_with(
     scratch: &mut YuvScratch,
     isa: Isa,
 ) {
+    let ty = scratch.factors.prepare(factor_low, (h, w), (layout.width, layout.height), strength, isa);
+    run_yuv(planes, layout, &ty, iterations, &scratch.factors, isa);
+}
+
+/// [`enhance_yuv`] with the factor rows that the [`measure_yuv`] just
+/// before it on `scratch` (same frame size) built, times `gain`: the pass at
+/// `strength * gain` without building the rows again.
+///
+/// # Panics
+/// When no such measurement precedes it.
+pub fn enhance_yuv_measured(
+    planes: [&mut [u8]; 3],
+    layout: &YuvLayout,
+    iterations: usize,
+    gain: f32,
+    scratch: &mut YuvScratch,
+) {
+    let ty = scratch.factors.reuse_measured(gain, (layout.width, layout.height));
+    run_yuv(planes, layout, &ty, iterations, &scratch.factors, Isa::detect());
+}
+
+/// The YUV pass with prepared factor rows and vertical taps.
+fn run_yuv(planes: [&mut [u8]; 3], layout: &YuvLayout, ty: &[Tap], iterations: usize, factors: &FactorRows, isa: Isa) {
     let width = layout.width;
-    let ty = scratch.factors.prepare(factor_low, (h, w), (width, layout.height), strength, isa);
     let (_, sy) = layout.format.subsampling();
     let (_, ch) = layout.chroma_size();
     let [py, pu, pv] = planes;
@@ -295,7 +317,7 @@ fn enhance_yuv_with(
         pv[..min].chunks_mut(layout.strides[2] * chroma_rows_per_task).collect()
     };
 
-    let ctx = TaskContext::new(layout, &scratch.factors, &ty, iterations, chroma_rows_per_task, isa);
+    let ctx = TaskContext::new(layout, factors, ty, iterations, chroma_rows_per_task, isa);
     luma.zip(chroma1).zip(v_chunks.into_par_iter()).enumerate().for_each(|(task, ((ys, us), vs))| {
         ctx.task(task, ys, us, vs);
     });
@@ -323,6 +345,7 @@ pub fn measure_yuv(
     let (layout, isa) = (frame.layout, Isa::detect());
     let width = layout.width;
     let ty = scratch.factors.prepare(factor_low, (h, w), (width, layout.height), strength, isa);
+    scratch.factors.mark_measured((width, layout.height));
     let (_, sy) = layout.format.subsampling();
     let (cw, ch) = layout.chroma_size();
     let ctx = TaskContext::new(layout, &scratch.factors, &ty, iterations, 1, isa);
@@ -605,6 +628,34 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The pass after a measurement reuses its factor rows times the gain:
+    /// the same as the pass at `strength * gain` but for float rounding.
+    #[test]
+    fn the_pass_after_a_measurement_equals_the_pass_at_the_gained_strength() {
+        for format in YuvFormat::ALL {
+            let l = YuvLayout::packed(70, 41, format, YuvMatrix::Bt709, YuvRange::Limited);
+            let planes: [Vec<u8>; 3] = std::array::from_fn(|i| {
+                if i < format.plane_count() { noise(l.plane_min_len(i), (3 + i) as u64) } else { vec![] }
+            });
+            let low_size = low_res_size(41, 70, 4);
+            let low = factor_map(low_size.0, low_size.1, 11);
+            let mut scratch = YuvScratch::default();
+            let view = YuvPlanes { planes: [&planes[0], &planes[1], &planes[2]], layout: &l };
+            measure_yuv(view, &low, low_size, 8, 0.8, 4, &mut scratch);
+            let mut reused = planes.clone();
+            let [y, u, v] = &mut reused;
+            enhance_yuv_measured([y, u, v], &l, 8, 0.9, &mut scratch);
+            let mut direct = planes.clone();
+            let [y, u, v] = &mut direct;
+            enhance_yuv([y, u, v], &l, &low, low_size, 8, 0.8 * 0.9, &mut YuvScratch::default());
+            let (a, b) = (reused.concat(), direct.concat());
+            let differing = a.iter().zip(&b).filter(|(a, b)| a != b).count();
+            assert!(a.iter().zip(&b).all(|(a, b)| a.abs_diff(*b) <= 1), "{format}: more than one code value apart");
+            assert!(differing * 1000 <= a.len(), "{format}: {differing} of {} bytes differ", a.len());
+            assert_ne!(reused, planes, "{format}");
         }
     }
 
