@@ -20,10 +20,7 @@ type Window<const S: usize> = [[__m256; 3]; S];
 pub(super) fn depthwise_rows(plane: &[f32], zeros: &[f32], y0: usize, taps: &[f32; 9], bias: f32, dst: &mut [f32]) {
     let w = zeros.len();
     if w <= LANES {
-        for (r, dst) in dst.chunks_exact_mut(w).enumerate() {
-            super::depthwise_row(super::source_rows(plane, zeros, y0 + r), taps, bias, dst);
-        }
-        return;
+        return super::depthwise_rows(plane, zeros, y0, taps, bias, dst);
     }
     let mut k = [_mm256_setzero_ps(); 9];
     for (kv, &t) in k.iter_mut().zip(taps) {
