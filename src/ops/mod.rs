@@ -6,6 +6,8 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub mod curve;
 pub mod depthwise;
+#[cfg(target_arch = "x86_64")]
+mod downscale_avx2;
 pub mod dsc;
 pub mod fused;
 pub mod resample;

@@ -11,6 +11,9 @@
 use rayon::prelude::*;
 
 use crate::frame::FrameLayout;
+use crate::ops::curve::Isa;
+#[cfg(target_arch = "x86_64")]
+use crate::ops::downscale_avx2;
 
 /// One output position of a 1-D bilinear resampling: two source indices and
 /// their weights (`w0 + w1 == 1`; `i1 == i0` at the last source index).
@@ -71,12 +74,22 @@ pub static U8_TO_UNIT: [f32; 256] = {
 /// Down-scales a packed 8-bit frame straight to a planar f32 RGB image
 /// `[3, out_h, out_w]` in 0..1 (bilinear, `align_corners = false`).
 pub fn downscale_packed(frame: &[u8], layout: &FrameLayout, out_h: usize, out_w: usize, out: &mut [f32]) {
+    downscale_packed_with(frame, layout, out_h, out_w, out, Isa::detect());
+}
+
+/// [`downscale_packed`] with the kernels of `isa` (one that the CPU has);
+/// every set gives the same floats.
+pub(crate) fn downscale_packed_with(frame: &[u8], layout: &FrameLayout, out_h: usize, out_w: usize, out: &mut [f32], isa: Isa) {
     let plane = out_h * out_w;
     assert_eq!(out.len(), 3 * plane, "output must hold [3, {out_h}, {out_w}]");
     let ty = bilinear_taps(layout.height, out_h, false);
     let tx = bilinear_taps(layout.width, out_w, false);
     let bpp = layout.format.bytes_per_pixel();
     let offsets = layout.format.rgb_offsets();
+    #[cfg(target_arch = "x86_64")]
+    let lanes = (isa >= Isa::Avx2).then(|| downscale_avx2::ColumnLanes::new(&tx, |x| x * bpp, |_| 0));
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
     let (r_plane, rest) = out.split_at_mut(plane);
     let (g_plane, b_plane) = rest.split_at_mut(plane);
     r_plane
@@ -87,9 +100,20 @@ pub fn downscale_packed(frame: &[u8], layout: &FrameLayout, out_h: usize, out_w:
         .for_each(|(((r, g), b), ry)| {
             let row0 = &frame[ry.i0 * layout.stride..];
             let row1 = &frame[ry.i1 * layout.stride..];
+            #[cfg(target_arch = "x86_64")]
+            let done = match &lanes {
+                // SAFETY: the CPU has AVX2 and FMA (isa).
+                Some(lanes) => unsafe {
+                    let shifts = offsets.map(|o| 8 * o as u32);
+                    downscale_avx2::packed_row([row0, row1], lanes, (ry.w0, ry.w1), shifts, [&mut *r, &mut *g, &mut *b])
+                },
+                None => 0,
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let done = 0;
             for (c, dst) in [r, g, b].into_iter().enumerate() {
                 let off = offsets[c];
-                for (d, cx) in dst.iter_mut().zip(&tx) {
+                for (d, cx) in dst.iter_mut().zip(&tx).skip(done) {
                     let p = |row: &[u8], x: usize| U8_TO_UNIT[row[x * bpp + off] as usize];
                     let top = p(row0, cx.i0) * cx.w0 + p(row0, cx.i1) * cx.w1;
                     let bottom = p(row1, cx.i0) * cx.w0 + p(row1, cx.i1) * cx.w1;
@@ -102,6 +126,35 @@ pub fn downscale_packed(frame: &[u8], layout: &FrameLayout, out_h: usize, out_w:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kernel set down-scales to the same floats, bit for bit, in
+    /// every packed format, on odd sizes, padded rows and unpadded ones
+    /// (where the last pixel ends the buffer).
+    #[test]
+    fn downscale_kernels_equal_the_portable_loops() {
+        use crate::frame::PixelFormat;
+        use crate::ops::fused::tests::noise;
+        for format in PixelFormat::ALL {
+            for (w, h, s) in [(1, 1, 1), (9, 5, 2), (16, 4, 1), (33, 17, 1), (70, 41, 3), (199, 37, 12)] {
+                for pad in [0, 5] {
+                    let mut layout = FrameLayout::packed(w, h, format);
+                    layout.stride += pad;
+                    let frame = noise(layout.min_buffer_len(), (w * h + pad) as u64);
+                    let (oh, ow) = low_res_size(h, w, s);
+                    let run = |isa| {
+                        let mut out = vec![0f32; 3 * oh * ow];
+                        downscale_packed_with(&frame, &layout, oh, ow, &mut out, isa);
+                        out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                    };
+                    let portable = run(Isa::Portable);
+                    for isa in Isa::available() {
+                        let first_difference = run(isa).iter().zip(&portable).position(|(a, b)| a != b);
+                        assert_eq!(first_difference, None, "{format:?} {w}x{h} /{s} pad {pad} {isa:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn taps_match_pytorch_conventions() {

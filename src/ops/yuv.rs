@@ -17,7 +17,7 @@ use crate::ops::resample::{Tap, bilinear_taps};
 #[cfg(target_arch = "x86_64")]
 use crate::ops::{
     avx2::{self, Chroma420},
-    avx512,
+    avx512, downscale_avx2,
 };
 
 /// The matrix and range as per-sample arithmetic.
@@ -206,6 +206,12 @@ impl<'a> YuvPlanes<'a> {
 /// Down-scales a YUV frame to a planar f32 RGB image `[3, out_h, out_w]` in
 /// 0..1 (bilinear, `align_corners = false`, as the packed down-scale).
 pub fn downscale_yuv(frame: YuvPlanes<'_>, out_h: usize, out_w: usize, out: &mut [f32]) {
+    downscale_yuv_with(frame, out_h, out_w, out, Isa::detect());
+}
+
+/// [`downscale_yuv`] with the kernels of `isa` (one that the CPU has); every
+/// set gives the same floats.
+fn downscale_yuv_with(frame: YuvPlanes<'_>, out_h: usize, out_w: usize, out: &mut [f32], isa: Isa) {
     let l = frame.layout;
     let plane = out_h * out_w;
     assert_eq!(out.len(), 3 * plane, "output must hold [3, {out_h}, {out_w}]");
@@ -214,6 +220,10 @@ pub fn downscale_yuv(frame: YuvPlanes<'_>, out_h: usize, out_w: usize, out: &mut
     // Per output column: the two source columns as (luma index, chroma index), and the tap.
     let tx = bilinear_taps(l.width, out_w, false);
     let cols: Vec<[(usize, usize); 2]> = tx.iter().map(|t| [t.i0, t.i1].map(|x| (x, frame.chroma_index(x)))).collect();
+    #[cfg(target_arch = "x86_64")]
+    let lanes = (isa >= Isa::Avx2).then(|| downscale_avx2::ColumnLanes::new(&tx, |x| x, |x| frame.chroma_index(x)));
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
     let (r_plane, rest) = out.split_at_mut(plane);
     let (g_plane, b_plane) = rest.split_at_mut(plane);
     let rows_per_task = (4096 / out_w.max(1)).clamp(1, 16);
@@ -226,7 +236,21 @@ pub fn downscale_yuv(frame: YuvPlanes<'_>, out_h: usize, out_w: usize, out: &mut
             let rows = r.chunks_mut(out_w).zip(g.chunks_mut(out_w)).zip(b.chunks_mut(out_w));
             for (((r, g), b), ry) in rows.zip(ty) {
                 let src = [frame.rows(ry.i0), frame.rows(ry.i1)];
-                for (j, ([(x0, c0), (x1, c1)], cx)) in cols.iter().zip(&tx).enumerate() {
+                #[cfg(target_arch = "x86_64")]
+                let done = match &lanes {
+                    Some(lanes) => {
+                        let rows = src.map(|[y, u, v]| match l.format {
+                            YuvFormat::Nv12 => (y, downscale_avx2::Chroma::Interleaved(u)),
+                            _ => (y, downscale_avx2::Chroma::Planar(u, v)),
+                        });
+                        // SAFETY: the CPU has AVX2 and FMA (isa).
+                        unsafe { downscale_avx2::yuv_row(rows, lanes, (ry.w0, ry.w1), &conv, [&mut *r, &mut *g, &mut *b]) }
+                    }
+                    None => 0,
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let done = 0;
+                for (j, ([(x0, c0), (x1, c1)], cx)) in cols.iter().zip(&tx).enumerate().skip(done) {
                     let rgb = |[y, u, v]: &[&[u8]; 3], x: usize, c: usize| conv.rgb(y[x], u[c] as f32, v[c] as f32);
                     let (p00, p01) = (rgb(&src[0], *x0, *c0), rgb(&src[0], *x1, *c1));
                     let (p10, p11) = (rgb(&src[1], *x0, *c0), rgb(&src[1], *x1, *c1));
@@ -625,6 +649,38 @@ mod tests {
                         let [y, u, v] = &mut out;
                         enhance_yuv_with([y, u, v], &l, &low, low_size, 8, 1.0, &mut YuvScratch::default(), isa);
                         assert_eq!(out, expected, "{format} {w}x{h} {range:?} {isa:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every kernel set down-scales to the same floats, bit for bit: odd
+    /// sizes, padded rows, and frames whose last rows end where their planes
+    /// end (the gathers must stop short of them).
+    #[test]
+    fn downscale_kernels_equal_the_portable_loops() {
+        for format in YuvFormat::ALL {
+            for (w, h, s) in [(1, 1, 1), (9, 5, 2), (16, 4, 1), (33, 17, 1), (70, 41, 3), (199, 37, 12), (200, 120, 5)] {
+                for pad in [0, 3] {
+                    let mut l = YuvLayout::packed(w, h, format, YuvMatrix::Bt601, YuvRange::Limited);
+                    l.strides[0] += pad;
+                    l.strides[1] += pad;
+                    l.strides[2] += pad;
+                    let planes: [Vec<u8>; 3] = std::array::from_fn(|i| {
+                        if i < format.plane_count() { noise(l.plane_min_len(i), (7 + i + w * h) as u64) } else { vec![] }
+                    });
+                    let view = YuvPlanes { planes: [&planes[0], &planes[1], &planes[2]], layout: &l };
+                    let (oh, ow) = low_res_size(h, w, s);
+                    let run = |isa| {
+                        let mut out = vec![0f32; 3 * oh * ow];
+                        downscale_yuv_with(view, oh, ow, &mut out, isa);
+                        out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                    };
+                    let portable = run(Isa::Portable);
+                    for isa in Isa::available() {
+                        let first_difference = run(isa).iter().zip(&portable).position(|(a, b)| a != b);
+                        assert_eq!(first_difference, None, "{format} {w}x{h} /{s} pad {pad} {isa:?}");
                     }
                 }
             }
