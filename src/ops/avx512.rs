@@ -407,12 +407,26 @@ fn rgb(k: &Conversion, y: __m512i, [t_rv, t_gu, t_gv, t_bu]: [__m512; 4]) -> Rgb
 fn luma_chroma(k: &Conversion, rgb: Rgb) -> (__m512i, __m512, __m512) {
     let s = _mm512_set1_ps;
     let [r, g, b] = rgb.map(|v| clamp_unit(v));
-    let yy =
-        _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(s(k.kr), r), _mm512_mul_ps(s(k.kg), g)), _mm512_mul_ps(s(k.kb), b));
-    let code = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(yy, s(k.y_steps)), s(k.y_off)), s(0.5));
+    let yy = unit_luma(k, [r, g, b]);
     let cb = _mm512_mul_ps(_mm512_sub_ps(b, yy), s(k.kb2));
     let cr = _mm512_mul_ps(_mm512_sub_ps(r, yy), s(k.kr2));
-    (_mm512_cvttps_epi32(code), cb, cr)
+    (luma_code(k, yy), cb, cr)
+}
+
+/// Luma in 0..1 of clamped RGB.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
+fn unit_luma(k: &Conversion, [r, g, b]: Rgb) -> __m512 {
+    let s = _mm512_set1_ps;
+    _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(s(k.kr), r), _mm512_mul_ps(s(k.kg), g)), _mm512_mul_ps(s(k.kb), b))
+}
+
+/// The luma code of unit luma (0..1, so no clamp).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
+fn luma_code(k: &Conversion, yy: __m512) -> __m512i {
+    let s = _mm512_set1_ps;
+    _mm512_cvttps_epi32(_mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(yy, s(k.y_steps)), s(k.y_off)), s(0.5)))
 }
 
 /// As `avx2::YuvConsts::chroma_codes`.
@@ -423,3 +437,125 @@ fn chroma_codes(k: &Conversion, c: __m512) -> __m512i {
     let v = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(c, s(k.c_steps)), s(128.0)), s(0.5));
     _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), s(255.0)))
 }
+
+// ---- the brightness lock's measurement -------------------------------------
+
+/// A 4:2:0 chroma row, read only.
+#[derive(Clone, Copy)]
+pub enum ChromaRow420<'a> {
+    /// NV12: U and V interleaved.
+    Nv12(&'a [u8]),
+    /// I420: U and V planes.
+    I420(&'a [u8], &'a [u8]),
+}
+
+/// Blocks measured together: 12 independent chains.
+const IN_FLIGHT_MEASURE: usize = 4;
+
+/// The sum of the luma codes that the 4:2:0 pass would write into one luma
+/// row (`luma`, its chroma row `chroma`, its factors `f`), computed with the
+/// pass's operations (the same codes, bit for bit) and written nowhere: the
+/// brightness lock measures the frame without copying rows. The row's last
+/// block is masked, so no AVX2 tail is needed.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
+pub fn luma420_sum(luma: &[u8], chroma: ChromaRow420<'_>, f: RowFactors<'_>, k: &Conversion, iterations: usize) -> u64 {
+    let width = luma.len();
+    let cw = width.div_ceil(2);
+    let chroma_fits = match chroma {
+        ChromaRow420::Nv12(uv) => uv.len() >= 2 * cw,
+        ChromaRow420::I420(u, v) => u.len() >= cw && v.len() >= cw,
+    };
+    let n = factor_row_len(width);
+    assert!(chroma_fits && f.top.len() >= n && f.bottom.len() >= n, "rows too short for {width} pixels");
+    let blocks = width.div_ceil(BLOCK);
+    let mut sum = _mm512_setzero_si512();
+    let mut b = 0;
+    while b + IN_FLIGHT_MEASURE <= blocks {
+        // SAFETY: blocks b.. are within the rows (checked above), the last one masked.
+        sum = _mm512_add_epi32(sum, unsafe { measure_blocks::<IN_FLIGHT_MEASURE>(luma, chroma, &f, b, k, iterations) });
+        b += IN_FLIGHT_MEASURE;
+    }
+    while b < blocks {
+        // SAFETY: as above.
+        sum = _mm512_add_epi32(sum, unsafe { measure_blocks::<1>(luma, chroma, &f, b, k, iterations) });
+        b += 1;
+    }
+    // Each lane sums at most width / 16 codes of 255: no overflow below 8 M pixels a row.
+    _mm512_reduce_add_epi32(sum) as u32 as u64
+}
+
+/// Lanes `0..n` of 16 (or of 64 for the byte mask).
+#[inline(always)]
+fn mask16(n: usize) -> __mmask16 {
+    if n >= 16 { !0 } else { ((1u32 << n) - 1) as __mmask16 }
+}
+
+#[inline(always)]
+fn mask64(n: usize) -> __mmask64 {
+    if n >= 64 { !0 } else { (1u64 << n) - 1 }
+}
+
+/// The luma codes of blocks `b..b + M`, summed per lane.
+///
+/// # Safety
+/// Checked by [`luma420_sum`]: the rows cover the width, the factor rows its groups.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
+unsafe fn measure_blocks<const M: usize>(
+    luma: &[u8],
+    chroma: ChromaRow420<'_>,
+    f: &RowFactors<'_>,
+    b: usize,
+    k: &Conversion,
+    iterations: usize,
+) -> __m512i {
+    let width = luma.len();
+    let pixels: [usize; M] = std::array::from_fn(|i| BLOCK.min(width - (b + i) * BLOCK));
+    let mut x: [[Rgb; 1]; M] = [[[_mm512_setzero_ps(); 3]]; M];
+    let mut r: [[Rgb; 1]; M] = [[[_mm512_setzero_ps(); 3]]; M];
+    let (w0, w1) = (_mm512_set1_ps(f.w0), _mm512_set1_ps(f.w1));
+    for i in 0..M {
+        let (x0, n) = ((b + i) * BLOCK, pixels[i]);
+        let pairs = n.div_ceil(2);
+        // SAFETY: masked loads read lanes 0..n of the block (pixels x0..x0 + n) and its pairs chroma samples.
+        let (y, uv) = unsafe {
+            let y = _mm512_castsi512_si128(_mm512_maskz_loadu_epi8(mask64(n), luma.as_ptr().add(x0).cast()));
+            let uv = match chroma {
+                ChromaRow420::Nv12(uv) => {
+                    _mm512_castsi512_si128(_mm512_maskz_loadu_epi8(mask64(2 * pairs), uv.as_ptr().add(x0).cast()))
+                }
+                ChromaRow420::I420(u, v) => {
+                    let half = |p: &[u8]| {
+                        _mm512_castsi512_si128(_mm512_maskz_loadu_epi8(mask64(pairs), p.as_ptr().add(x0 / 2).cast()))
+                    };
+                    _mm_unpacklo_epi8(half(u), half(v))
+                }
+            };
+            (y, uv)
+        };
+        let uv = _mm512_broadcast_i32x4(uv);
+        let terms =
+            chroma_terms(k, _mm512_shuffle_epi8(uv, load_mask(&TAKE_U)), _mm512_shuffle_epi8(uv, load_mask(&TAKE_V)));
+        x[i][0] = rgb(k, _mm512_cvtepu8_epi32(y), terms);
+        // The factors as BlockFactors::at, without reading the second group
+        // where the row ends in the first.
+        let lanes = |row: &[f32], c: usize| {
+            let j = 2 * (b + i) * GROUP_LANES + c * GROUP;
+            let lo = &row[j..j + GROUP];
+            // SAFETY: 8 floats each; the second group is read only when the row has it.
+            unsafe {
+                let hi = if n > GROUP { _mm256_loadu_ps(row[j + GROUP_LANES..][..GROUP].as_ptr()) } else { _mm256_setzero_ps() };
+                _mm512_insertf32x8::<1>(_mm512_castps256_ps512(_mm256_loadu_ps(lo.as_ptr())), hi)
+            }
+        };
+        r[i][0] = std::array::from_fn(|c| _mm512_fmadd_ps(lanes(f.bottom, c), w1, _mm512_mul_ps(lanes(f.top, c), w0)));
+    }
+    curve(&mut x, &r, iterations);
+    let mut sum = _mm512_setzero_si512();
+    for i in 0..M {
+        let code = luma_code(k, unit_luma(k, x[i][0].map(|v| clamp_unit(v))));
+        sum = _mm512_mask_add_epi32(sum, mask16(pixels[i]), sum, code);
+    }
+    sum
+}
+
