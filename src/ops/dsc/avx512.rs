@@ -31,43 +31,46 @@ pub(super) fn depthwise_rows(plane: &[f32], zeros: &[f32], y0: usize, taps: &[f3
     // Two output rows at a time, as the AVX2 kernel.
     let mut rows = dst.chunks_exact_mut(w);
     let mut y = y0;
+    let row = |sy: usize| plane.get(sy * w..(sy + 1) * w);
     while let Some(first) = rows.next() {
         let [above, at, below] = super::source_rows(plane, zeros, y);
-        // The next pair's two new source rows, while this pair is computed:
-        // the planes of large grids come from memory, and a miss at the
-        // start of each row otherwise stalls the loop.
-        prefetch_rows(plane, w, y + 3..y + 5);
+        // The next pair's two new source rows are fetched while this pair is
+        // computed, a cache line of each per step: the planes of large grids
+        // come from memory, and a miss at the start of each row otherwise
+        // stalls the loop.
+        let ahead = [row(y + 3).unwrap_or(&[]), row(y + 4).unwrap_or(&[])];
         match rows.next() {
             Some(second) => {
                 let next = super::source_rows(plane, zeros, y + 1)[2];
-                output_rows([above, at, below, next], &k, bias, [first, second]);
+                output_rows([above, at, below, next], &k, bias, [first, second], ahead);
             }
-            None => output_rows([above, at, below], &k, bias, [first]),
+            None => output_rows([above, at, below], &k, bias, [first], ahead),
         }
         y += 2;
     }
 }
 
-/// Asks for rows `rows` of a plane of rows `w` long (those inside it) to be
-/// brought into the cache.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
-fn prefetch_rows(plane: &[f32], w: usize, rows: std::ops::Range<usize>) {
-    let rows = rows.start.min(plane.len() / w.max(1))..rows.end.min(plane.len() / w.max(1));
-    for line in plane[rows.start * w..rows.end * w].chunks(LANES) {
-        _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
-    }
-}
-
 /// `N` consecutive output rows from the `S = N + 2` source rows around them,
-/// all of one length.
+/// all of one length; the lines of the rows `ahead` (that length, or empty)
+/// are asked into the cache as it goes.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
-fn output_rows<const S: usize, const N: usize>(src: [&[f32]; S], k: &[__m512; 9], bias: __m512, dst: [&mut [f32]; N]) {
+fn output_rows<const S: usize, const N: usize>(
+    src: [&[f32]; S],
+    k: &[__m512; 9],
+    bias: __m512,
+    dst: [&mut [f32]; N],
+    ahead: [&[f32]; 2],
+) {
     let w = dst[0].len();
     assert!(S == N + 2 && src.iter().all(|r| r.len() == w) && dst.iter().all(|d| d.len() == w));
     let out = dst.map(|d| d.as_mut_ptr());
     for x in (0..w).step_by(LANES) {
+        for row in ahead {
+            if let Some(line) = row.get(x) {
+                _mm_prefetch::<_MM_HINT_T0>((line as *const f32).cast());
+            }
+        }
         let n = LANES.min(w - x);
         let mut win = [[_mm512_setzero_ps(); 3]; S];
         for (win, row) in win.iter_mut().zip(src) {
