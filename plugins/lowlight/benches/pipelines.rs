@@ -15,7 +15,11 @@
 //! (1080p H.264 in, x264enc out, as `pipelines/mp4-reencode.sh`) spent in
 //! the element, from the wall time with and without it.
 //!
-//! `cargo bench -p gst-plugin-lowlight --bench pipelines [-- --frames N] [--sizes 960x540,1920x1080] [--no-reencode]`
+//! `cargo bench -p gst-plugin-lowlight --bench pipelines [-- --frames N] [--runs R] [--sizes 960x540,1920x1080] [--no-reencode]`
+//!
+//! Each case runs R times (default 3) in interleaved rounds and the median
+//! round is reported: the machine this was written on is shared and has
+//! slow spells of seconds.
 //!
 //! The element runs the embedded default model with its default properties.
 
@@ -64,6 +68,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let frames: usize = arg("--frames").and_then(|n| n.parse().ok()).unwrap_or(60);
+    let runs: usize = arg("--runs").and_then(|n| n.parse().ok()).unwrap_or(3).max(1);
     let sizes: Vec<(usize, usize)> = match arg("--sizes") {
         Some(list) => list.split(',').map(parse_size).collect(),
         None => SIZES.to_vec(),
@@ -75,7 +80,11 @@ fn main() {
     let machine = machine::Machine::measure(cores);
     println!("lowlightenhance and the alternatives: embedded default model, scale factor 12, 8 iterations, {cores} cores");
     println!("machine: {}", machine.describe());
-    println!("pipelines: videotestsrc (smpte) ! CAPS ! X ! fakesink sync=false; {frames} frames timed after {WARM_UP}\n");
+    println!(
+        "pipelines: videotestsrc (smpte) ! CAPS ! X ! fakesink sync=false; {frames} frames timed after {WARM_UP}; \
+         each case {runs} times in interleaved rounds, the median round"
+    );
+    println!();
 
     let model = Sgz::embedded_default().expect("embedded model");
     let mut rows = vec![
@@ -86,10 +95,19 @@ fn main() {
     rows.push(Row { name: "floor, NV12 (memory or arithmetic)", ms: vec![] });
     rows.push(Row { name: "floor, RGBx", ms: vec![] });
     for &(w, h) in &sizes {
-        rows[0].ms.push(core_ms(&model, w, h, Format::Rgbx, frames));
-        rows[1].ms.push(core_ms(&model, w, h, Format::Nv12, frames));
-        for (k, (_, format, fragment)) in PIPELINES.iter().enumerate() {
-            rows[2 + k].ms.push(pipeline_ms(format, w, h, fragment, frames));
+        // Every case once per round, the rounds one after another: a slow
+        // spell of a shared machine then slows one round of every case
+        // rather than every round of one case, and the median drops it.
+        let mut rounds: Vec<Vec<f64>> = vec![vec![]; 2 + PIPELINES.len()];
+        for _ in 0..runs {
+            rounds[0].push(core_ms(&model, w, h, Format::Rgbx, frames));
+            rounds[1].push(core_ms(&model, w, h, Format::Nv12, frames));
+            for (k, (_, format, fragment)) in PIPELINES.iter().enumerate() {
+                rounds[2 + k].push(pipeline_ms(format, w, h, fragment, frames));
+            }
+        }
+        for (row, ms) in rows.iter_mut().zip(rounds) {
+            row.ms.push(median_of(ms));
         }
         let pixels = (w * h) as f64;
         let n = rows.len();
@@ -102,6 +120,11 @@ fn main() {
     if !args.iter().any(|a| a == "--no-reencode") {
         reencode_share(frames.max(150));
     }
+}
+
+fn median_of(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn parse_size(s: &str) -> (usize, usize) {
