@@ -211,15 +211,21 @@ impl Work {
     fn steady_gain(
         &mut self,
         options: &EnhancerOptions,
-        measure: impl FnOnce(&[f32], f32, PassScratch<'_>) -> f32,
+        measure: impl FnOnce(&[f32], f32, PassScratch<'_>) -> f32 + Send,
     ) -> Option<f32> {
         if options.temporal_smoothing <= 0.0 || options.strength <= 0.0 || options.iterations == 0 {
             return None;
         }
         let scratch = PassScratch { fused: &mut self.fused, yuv: &mut self.yuv };
-        let measured = measure(self.temporal.factor(), options.strength, scratch);
         let curve = (options.iterations, options.strength);
-        Some(self.temporal.brightness_gain(&self.low, measured, curve, options.temporal_smoothing))
+        let (temporal, low) = (&self.temporal, &self.low);
+        // The slope is serial and needs no measurement: beside it, the other
+        // worker neither waits nor falls asleep.
+        let (measured, slope) = rayon::join(
+            || measure(temporal.factor(), options.strength, scratch),
+            || temporal.brightness_slope(low, curve, options.temporal_smoothing),
+        );
+        Some(self.temporal.brightness_gain(measured, slope, curve, options.temporal_smoothing))
     }
 
     /// Down-scale (by `downscale` into the low-res buffer), then the EFE and

@@ -97,15 +97,21 @@ impl TemporalFilter {
         self.valid = true;
     }
 
+    /// How the frame's mean luma moves with the gain on [`Self::factor`]
+    /// (`brightness::relative_slope`), predicted from `input`, the same
+    /// low-res input as for [`Self::is_scene_cut`], and `curve`, the
+    /// `(iterations, strength)`. It does not need the measurement, so it
+    /// can run beside it. Call after [`Self::update`] or [`Self::skip`].
+    pub fn brightness_slope(&self, input: &[f32], curve: (usize, f32), smoothing: f32) -> f32 {
+        if smoothing > 0.0 { brightness::relative_slope(input, &self.state, self.grid, curve) } else { 0.0 }
+    }
+
     /// The gain on [`Self::factor`] that steadies the frame's brightness
     /// (see [`brightness`]): `measured` is the mean luma the frame gets
-    /// with gain 1, `input` the same low-res input as for
-    /// [`Self::is_scene_cut`], `curve` the `(iterations, strength)`. Call
-    /// after [`Self::update`] or [`Self::skip`]. A new curve (the user
-    /// changed strength or iterations) restarts the lock like a cut: the
-    /// picture follows the setting at once.
-    pub fn brightness_gain(&mut self, input: &[f32], measured: f32, curve: (usize, f32), smoothing: f32) -> f32 {
-        let slope = if smoothing > 0.0 { brightness::relative_slope(input, &self.state, self.grid, curve) } else { 0.0 };
+    /// with gain 1, `slope` from [`Self::brightness_slope`] with the same
+    /// `curve`. A new curve (the user changed strength or iterations)
+    /// restarts the lock like a cut: the picture follows the setting at once.
+    pub fn brightness_gain(&mut self, measured: f32, slope: f32, curve: (usize, f32), smoothing: f32) -> f32 {
         let restart = self.cut || curve != self.curve;
         self.curve = curve;
         self.brightness.gain(measured, slope, smoothing, restart)
