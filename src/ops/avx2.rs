@@ -8,7 +8,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::ops::curve::{GROUP, GROUP_LANES, INV_255_HI, INV_255_LO, RowFactors, factor_row_len};
+use crate::ops::curve::{GROUP, INV_255_HI, INV_255_LO, RowFactors, factor_offset, factor_row_len};
 use crate::ops::fused::{GroupTaps, PackedShuffles};
 use crate::ops::yuv::Conversion;
 
@@ -48,7 +48,7 @@ impl GroupFactors {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn at(&self, g: usize) -> Rgb {
         std::array::from_fn(|c| {
-            let i = g * GROUP_LANES + c * GROUP;
+            let i = factor_offset(g, c);
             // SAFETY: by the caller, lanes i..i + 8 are in both rows.
             let (t, b) = unsafe { (_mm256_loadu_ps(self.top.add(i)), _mm256_loadu_ps(self.bottom.add(i))) };
             _mm256_fmadd_ps(b, self.w1, _mm256_mul_ps(t, self.w0))
@@ -131,14 +131,14 @@ fn load_u8(v: &[u8; 32]) -> __m256i {
 /// `a[i0] * w0 + a[i1] * w1`, as the portable path.
 #[target_feature(enable = "avx2,fma")]
 pub fn factor_channel(a: &[f32], taps: &[GroupTaps], out: &mut [f32], c: usize) {
-    assert!(out.len() >= taps.len() * GROUP_LANES && c < 3);
-    for (t, dst) in taps.iter().zip(out.chunks_exact_mut(GROUP_LANES)) {
+    assert!(out.len() >= factor_row_len(taps.len() * GROUP) && c < 3);
+    for (g, t) in taps.iter().enumerate() {
         let [a0, a1] = std::array::from_fn(|k| {
             let v = load_f32(a[t.base[k] as usize..][..GROUP].try_into().unwrap());
             _mm256_permutevar8x32_ps(v, load_i32(&t.idx[k]))
         });
         let v = _mm256_add_ps(_mm256_mul_ps(a0, load_f32(&t.w[0])), _mm256_mul_ps(a1, load_f32(&t.w[1])));
-        let dst: &mut [f32; GROUP] = (&mut dst[c * GROUP..][..GROUP]).try_into().unwrap();
+        let dst: &mut [f32; GROUP] = (&mut out[factor_offset(g, c)..][..GROUP]).try_into().unwrap();
         // SAFETY: 8 floats.
         unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), v) };
     }

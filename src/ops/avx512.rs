@@ -8,18 +8,14 @@
 use std::arch::x86_64::*;
 
 use crate::ops::avx2::{Chroma420, ChromaPtr};
-use crate::ops::curve::{GROUP, GROUP_LANES, INV_255_HI, INV_255_LO, RowFactors, factor_row_len};
+use crate::ops::curve::{BLOCK, BLOCK_LANES, INV_255_HI, INV_255_LO, RowFactors, factor_row_len};
 use crate::ops::fused::PackedShuffles;
 use crate::ops::yuv::Conversion;
-
-/// Pixels per block.
-pub const BLOCK: usize = 2 * GROUP;
 
 /// R, G, B of a block.
 type Rgb = [__m512; 3];
 
-/// The factors of a row at its blocks: each channel vector joins the
-/// channel's lanes of the block's two groups.
+/// The factors of a row at its blocks (a channel of a block is one vector).
 struct BlockFactors {
     top: *const f32,
     bottom: *const f32,
@@ -49,12 +45,8 @@ impl BlockFactors {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
     unsafe fn at(&self, b: usize) -> Rgb {
-        let lanes = |p: *const f32, c: usize| {
-            let i = 2 * b * GROUP_LANES + c * GROUP;
-            // SAFETY: by the caller, both groups of the block are in the rows.
-            let (lo, hi) = unsafe { (_mm256_loadu_ps(p.add(i)), _mm256_loadu_ps(p.add(i + GROUP_LANES))) };
-            _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi)
-        };
+        // SAFETY: by the caller, the block is in the rows.
+        let lanes = |p: *const f32, c: usize| unsafe { _mm512_loadu_ps(p.add(b * BLOCK_LANES + c * BLOCK)) };
         std::array::from_fn(|c| {
             _mm512_fmadd_ps(lanes(self.bottom, c), self.w1, _mm512_mul_ps(lanes(self.top, c), self.w0))
         })
@@ -537,16 +529,12 @@ unsafe fn measure_blocks<const M: usize>(
         let terms =
             chroma_terms(k, _mm512_shuffle_epi8(uv, load_mask(&TAKE_U)), _mm512_shuffle_epi8(uv, load_mask(&TAKE_V)));
         x[i][0] = rgb(k, _mm512_cvtepu8_epi32(y), terms);
-        // The factors as BlockFactors::at, without reading the second group
-        // where the row ends in the first.
+        // The factors as BlockFactors::at (the rows hold whole blocks).
         let lanes = |row: &[f32], c: usize| {
-            let j = 2 * (b + i) * GROUP_LANES + c * GROUP;
-            let lo = &row[j..j + GROUP];
-            // SAFETY: 8 floats each; the second group is read only when the row has it.
-            unsafe {
-                let hi = if n > GROUP { _mm256_loadu_ps(row[j + GROUP_LANES..][..GROUP].as_ptr()) } else { _mm256_setzero_ps() };
-                _mm512_insertf32x8::<1>(_mm512_castps256_ps512(_mm256_loadu_ps(lo.as_ptr())), hi)
-            }
+            let j = (b + i) * BLOCK_LANES + c * BLOCK;
+            let v = &row[j..j + BLOCK];
+            // SAFETY: 16 floats.
+            unsafe { _mm512_loadu_ps(v.as_ptr()) }
         };
         r[i][0] = std::array::from_fn(|c| _mm512_fmadd_ps(lanes(f.bottom, c), w1, _mm512_mul_ps(lanes(f.top, c), w0)));
     }

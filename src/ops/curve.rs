@@ -5,15 +5,27 @@
 //! AVX-512 ones (`ops::avx512`) 16; [`Isa`] picks them at run time (no
 //! `target-cpu=native` needed).
 //!
-//! Both passes work on groups of [`GROUP`] pixels: a factor row holds, for
-//! each group, the group's 8 red factors, then its 8 green, then its 8 blue
-//! ones, so that a group's channels are three whole vectors and padding
-//! lanes (alpha, x) are never computed.
+//! Both passes work on groups of [`GROUP`] pixels, two groups making a
+//! block of [`BLOCK`]: a factor row holds, for each block, its 16 red
+//! factors, then its 16 green, then its 16 blue ones, so that a block's
+//! channels are three whole AVX-512 vectors and a group's three whole AVX2
+//! vectors ([`factor_offset`]), and padding lanes (alpha, x) are never
+//! computed.
 
 /// Pixels per group.
 pub const GROUP: usize = 8;
-/// Factor lanes per group: three channels of [`GROUP`] lanes.
+/// Lanes of the three channels of a group.
 pub const GROUP_LANES: usize = 3 * GROUP;
+/// Pixels per block: two groups.
+pub const BLOCK: usize = 2 * GROUP;
+/// Factor lanes per block.
+pub const BLOCK_LANES: usize = 3 * BLOCK;
+
+/// Where channel `c` of group `g`'s factors starts in a factor row.
+#[inline(always)]
+pub const fn factor_offset(g: usize, c: usize) -> usize {
+    (g / 2) * BLOCK_LANES + c * BLOCK + (g % 2) * GROUP
+}
 
 /// `1/255` split in two parts, `1/255 ~ HI + LO`: with FMA,
 /// `fma(v, HI, v * LO)` is the correctly rounded `v / 255` for every byte
@@ -86,9 +98,9 @@ pub struct RowFactors<'a> {
 }
 
 impl RowFactors<'_> {
-    /// The factors of the pixels from group `g` on.
-    pub fn skip_groups(&self, g: usize) -> Self {
-        let i = g * GROUP_LANES;
+    /// The factors of the pixels from block `b` on.
+    pub fn skip_blocks(&self, b: usize) -> Self {
+        let i = b * BLOCK_LANES;
         RowFactors { top: &self.top[i..], bottom: &self.bottom[i..], ..*self }
     }
 }
@@ -106,8 +118,11 @@ pub type GroupLanes = [[f32; GROUP]; 3];
 /// `bottom * w1 + top * w0`. Unfused, as [`steps`].
 #[inline(always)]
 pub fn factors(f: &RowFactors<'_>, g: usize) -> GroupLanes {
-    let top = f.top[g * GROUP_LANES..][..GROUP_LANES].chunks_exact(GROUP);
-    let bottom = f.bottom[g * GROUP_LANES..][..GROUP_LANES].chunks_exact(GROUP);
+    fn channel(row: &[f32], g: usize, c: usize) -> &[f32] {
+        &row[factor_offset(g, c)..][..GROUP]
+    }
+    let top = (0..3).map(|c| channel(f.top, g, c));
+    let bottom = (0..3).map(|c| channel(f.bottom, g, c));
     let mut r = [[0f32; GROUP]; 3];
     for (rc, (t, b)) in r.iter_mut().zip(top.zip(bottom)) {
         for ((r, &t), &b) in rc.iter_mut().zip(t).zip(b) {
@@ -159,9 +174,9 @@ pub fn clamp_unit(x: f32) -> f32 {
     x.max(0.0).min(1.0)
 }
 
-/// Factor row length for `width` pixels (whole groups).
+/// Factor row length for `width` pixels (whole blocks).
 pub fn factor_row_len(width: usize) -> usize {
-    width.div_ceil(GROUP) * GROUP_LANES
+    width.div_ceil(BLOCK) * BLOCK_LANES
 }
 
 #[cfg(test)]

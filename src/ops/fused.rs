@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use crate::frame::FrameLayout;
-use crate::ops::curve::{self, GROUP, GROUP_LANES, Isa, RowFactors, factor_row_len};
+use crate::ops::curve::{self, BLOCK, GROUP, GROUP_LANES, Isa, RowFactors, factor_offset, factor_row_len};
 use crate::ops::resample::{Tap, bilinear_taps};
 
 #[cfg(target_arch = "x86_64")]
@@ -137,7 +137,7 @@ fn luma_u8(r: u8, g: u8, b: u8) -> u64 {
 }
 
 /// The factor map up-sampled horizontally and scaled by strength: one factor
-/// row (groups of 8 pixels, see `ops::curve`) per low-res row.
+/// row (blocks of 16 pixels, see `ops::curve`) per low-res row.
 #[derive(Default)]
 pub(crate) struct FactorRows {
     data: Vec<f32>,
@@ -262,8 +262,8 @@ fn group_taps(w: usize, width: usize) -> Vec<GroupTaps> {
 /// Channel `c` of a factor row from the channel's scaled low-res row `a`
 /// (padded with 8 values).
 fn factor_channel(a: &[f32], taps: &[GroupTaps], out: &mut [f32], c: usize) {
-    for (t, dst) in taps.iter().zip(out.chunks_exact_mut(GROUP_LANES)) {
-        for (lane, d) in dst[c * GROUP..][..GROUP].iter_mut().enumerate() {
+    for (g, t) in taps.iter().enumerate() {
+        for (lane, d) in out[factor_offset(g, c)..][..GROUP].iter_mut().enumerate() {
             let a0 = a[t.base[0] as usize + t.idx[0][lane] as usize];
             let a1 = a[t.base[1] as usize + t.idx[1][lane] as usize];
             *d = a0 * t.w[0][lane] + a1 * t.w[1][lane];
@@ -356,7 +356,7 @@ impl PackedKernel {
         if done * BPP < row.len() {
             // SAFETY: by the caller.
             unsafe {
-                avx2::packed_row::<BPP>(&mut row[done * BPP..], shuffles, f.skip_groups(done / GROUP), iterations)
+                avx2::packed_row::<BPP>(&mut row[done * BPP..], shuffles, f.skip_blocks(done / BLOCK), iterations)
             };
         }
     }

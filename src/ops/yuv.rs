@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use crate::frame::{YuvFormat, YuvLayout, YuvMatrix, YuvRange};
-use crate::ops::curve::{self, GROUP, GROUP_LANES, GroupLanes, Isa, RowFactors};
+use crate::ops::curve::{self, BLOCK, GROUP, GROUP_LANES, GroupLanes, Isa, RowFactors};
 use crate::ops::fused::FactorRows;
 use crate::ops::resample::{Tap, bilinear_taps};
 
@@ -564,7 +564,7 @@ impl<'a> TaskContext<'a> {
                 *y = &mut std::mem::take(y)[done..];
             }
             let rows = luma.len();
-            let factors = [0, 1].map(|i| factors[i.min(rows - 1)].skip_groups(done / GROUP));
+            let factors = [0, 1].map(|i| factors[i.min(rows - 1)].skip_blocks(done / BLOCK));
             // SAFETY: by the caller.
             unsafe { avx2::yuv420_rows(luma, chroma.skip_pixels(done), &factors[..rows], conv, iterations) };
         }
