@@ -325,9 +325,7 @@ unsafe fn rgb420<const ROWS: usize>(
             ChromaPtr::I420(u, v) => _mm_unpacklo_epi8(_mm_loadl_epi64(u.cast()), _mm_loadl_epi64(v.cast())),
         }
     };
-    let uv = _mm512_broadcast_i32x4(uv);
-    let terms =
-        chroma_terms(k, _mm512_shuffle_epi8(uv, load_mask(&TAKE_U)), _mm512_shuffle_epi8(uv, load_mask(&TAKE_V)));
+    let terms = block_chroma_terms(k, uv);
     // SAFETY: by the caller.
     let x = std::array::from_fn(|i| rgb(k, unsafe { _mm512_cvtepu8_epi32(_mm_loadu_si128(y[i].cast())) }, terms));
     (x, std::array::from_fn(|i| unsafe { f[i].at(b) }))
@@ -369,6 +367,14 @@ unsafe fn store420<const ROWS: usize>(y: [*mut u8; ROWS], c: ChromaPtr, x: [Rgb;
             }
         }
     }
+}
+
+/// The chroma terms of a block's 16 pixels from its samples `[u0 v0 u1 v1 .. u7 v7]`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
+fn block_chroma_terms(k: &Conversion, uv: __m128i) -> [__m512; 4] {
+    let uv = _mm512_broadcast_i32x4(uv);
+    chroma_terms(k, _mm512_shuffle_epi8(uv, load_mask(&TAKE_U)), _mm512_shuffle_epi8(uv, load_mask(&TAKE_V)))
 }
 
 /// As `avx2::YuvConsts::chroma_terms`.
@@ -457,8 +463,9 @@ pub fn luma420_sum(luma: &[u8], chroma: ChromaRow420<'_>, f: RowFactors<'_>, k: 
         ChromaRow420::Nv12(uv) => uv.len() >= 2 * cw,
         ChromaRow420::I420(u, v) => u.len() >= cw && v.len() >= cw,
     };
-    let n = factor_row_len(width);
-    assert!(chroma_fits && f.top.len() >= n && f.bottom.len() >= n, "rows too short for {width} pixels");
+    assert!(chroma_fits, "chroma row too short for {width} pixels");
+    // The factor rows hold whole blocks, the last one too.
+    let f = BlockFactors::start(&f, width);
     let blocks = width.div_ceil(BLOCK);
     let mut sum = _mm512_setzero_si512();
     let mut b = 0;
@@ -496,7 +503,7 @@ fn mask64(n: usize) -> __mmask64 {
 unsafe fn measure_blocks<const M: usize>(
     luma: &[u8],
     chroma: ChromaRow420<'_>,
-    f: &RowFactors<'_>,
+    f: &BlockFactors,
     b: usize,
     k: &Conversion,
     iterations: usize,
@@ -505,7 +512,6 @@ unsafe fn measure_blocks<const M: usize>(
     let pixels: [usize; M] = std::array::from_fn(|i| BLOCK.min(width - (b + i) * BLOCK));
     let mut x: [[Rgb; 1]; M] = [[[_mm512_setzero_ps(); 3]]; M];
     let mut r: [[Rgb; 1]; M] = [[[_mm512_setzero_ps(); 3]]; M];
-    let (w0, w1) = (_mm512_set1_ps(f.w0), _mm512_set1_ps(f.w1));
     for i in 0..M {
         let (x0, n) = ((b + i) * BLOCK, pixels[i]);
         let pairs = n.div_ceil(2);
@@ -525,18 +531,9 @@ unsafe fn measure_blocks<const M: usize>(
             };
             (y, uv)
         };
-        let uv = _mm512_broadcast_i32x4(uv);
-        let terms =
-            chroma_terms(k, _mm512_shuffle_epi8(uv, load_mask(&TAKE_U)), _mm512_shuffle_epi8(uv, load_mask(&TAKE_V)));
-        x[i][0] = rgb(k, _mm512_cvtepu8_epi32(y), terms);
-        // The factors as BlockFactors::at (the rows hold whole blocks).
-        let lanes = |row: &[f32], c: usize| {
-            let j = (b + i) * BLOCK_LANES + c * BLOCK;
-            let v = &row[j..j + BLOCK];
-            // SAFETY: 16 floats.
-            unsafe { _mm512_loadu_ps(v.as_ptr()) }
-        };
-        r[i][0] = std::array::from_fn(|c| _mm512_fmadd_ps(lanes(f.bottom, c), w1, _mm512_mul_ps(lanes(f.top, c), w0)));
+        x[i][0] = rgb(k, _mm512_cvtepu8_epi32(y), block_chroma_terms(k, uv));
+        // SAFETY: by the caller, block b + i is within the width given to BlockFactors::start.
+        r[i][0] = unsafe { f.at(b + i) };
     }
     curve(&mut x, &r, iterations);
     let mut sum = _mm512_setzero_si512();

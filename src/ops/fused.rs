@@ -83,7 +83,7 @@ fn run_packed(frame: &mut [u8], layout: &FrameLayout, ty: &[Tap], iterations: us
         |(chunk, bytes)| {
             for (k, ry) in ty[chunk * rows_per_task..].iter().take(rows_per_task).enumerate() {
                 let row = &mut bytes[k * layout.stride..k * layout.stride + row_bytes];
-                let f = RowFactors { top: factors.row(ry.i0), bottom: factors.row(ry.i1), w0: ry.w0, w1: ry.w1 };
+                let f = factors.at(ry);
                 kernel.row(row, f, iterations);
             }
         },
@@ -120,7 +120,7 @@ pub fn measure_packed(
             |copy, y| {
                 copy.copy_from_slice(&frame[y * layout.stride..][..row_bytes]);
                 let ry = &ty[y];
-                let f = RowFactors { top: factors.row(ry.i0), bottom: factors.row(ry.i1), w0: ry.w0, w1: ry.w1 };
+                let f = factors.at(ry);
                 kernel.row(copy, f, iterations);
                 copy.chunks_exact(bpp).map(|p| luma_u8(p[offsets[0]], p[offsets[1]], p[offsets[2]])).sum::<u64>()
             },
@@ -214,8 +214,13 @@ impl FactorRows {
         );
     }
 
-    pub(crate) fn row(&self, j: usize) -> &[f32] {
+    fn row(&self, j: usize) -> &[f32] {
         &self.data[j * self.row_len..][..self.row_len]
+    }
+
+    /// The factors of the frame row whose vertical tap is `t`.
+    pub(crate) fn at(&self, t: &Tap) -> RowFactors<'_> {
+        RowFactors { top: self.row(t.i0), bottom: self.row(t.i1), w0: t.w0, w1: t.w1 }
     }
 }
 

@@ -388,11 +388,11 @@ fn measure_yuv_with(
     scratch.factors.mark_measured((width, layout.height));
     let (_, sy) = layout.format.subsampling();
     let (cw, ch) = layout.chroma_size();
-    let ctx = TaskContext::new(layout, &scratch.factors, &ty, iterations, 1, isa);
     let chroma_len = if layout.format == YuvFormat::Nv12 { 2 * cw } else { cw };
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && layout.format != YuvFormat::Y444 {
         // Read in place: the kernel writes nothing.
+        let conv = Conversion::new(&Coeffs::new(layout.matrix, layout.range));
         let (sum, count) = (0..ch)
             .into_par_iter()
             .step_by((row_step / sy).max(1))
@@ -403,14 +403,14 @@ fn measure_yuv_with(
                     YuvFormat::Nv12 => avx512::ChromaRow420::Nv12(u),
                     _ => avx512::ChromaRow420::I420(u, &frame.planes[2][cy * layout.strides[2]..][..chroma_len]),
                 };
-                let t = &ty[cy * sy];
-                let f = RowFactors { top: scratch.factors.row(t.i0), bottom: scratch.factors.row(t.i1), w0: t.w0, w1: t.w1 };
+                let f = scratch.factors.at(&ty[cy * sy]);
                 // SAFETY: the CPU has AVX-512 (isa).
-                (unsafe { avx512::luma420_sum(luma, chroma, f, &ctx.conv, iterations) }, width as u64)
+                (unsafe { avx512::luma420_sum(luma, chroma, f, &conv, iterations) }, width as u64)
             })
             .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         return unit_brightness(sum, count, layout.range);
     }
+    let ctx = TaskContext::new(layout, &scratch.factors, &ty, iterations, 1, isa);
     let (sum, count) = (0..ch)
         .into_par_iter()
         .step_by((row_step / sy).max(1))
@@ -528,7 +528,7 @@ impl<'a> TaskContext<'a> {
         let rows = luma_rows.len();
         let factors: [RowFactors<'_>; 2] = std::array::from_fn(|i| {
             let t = &self.ty[(cy * sy + i).min(layout.height - 1)];
-            RowFactors { top: self.factors.row(t.i0), bottom: self.factors.row(t.i1), w0: t.w0, w1: t.w1 }
+            self.factors.at(t)
         });
         #[cfg(target_arch = "x86_64")]
         if self.isa != Isa::Portable {
