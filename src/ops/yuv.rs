@@ -302,7 +302,7 @@ fn enhance_yuv_with(
 }
 
 /// [`enhance_yuv`] with the factor rows that the [`measure_yuv`] just
-/// before it on `scratch` (same frame size) built, times `gain`: the pass at
+/// before it on `scratch` (same frame size) built, their weights times `gain`: the pass at
 /// `strength * gain` without building the rows again.
 ///
 /// # Panics
