@@ -483,9 +483,9 @@ pub fn luma420_sum(luma: &[u8], chroma: ChromaRow420<'_>, f: RowFactors<'_>, k: 
     _mm512_reduce_add_epi32(sum) as u32 as u64
 }
 
-/// Lanes `0..n` of 16 (or of 64 for the byte mask).
+/// Lanes `0..n` of 16 (or of 64 for the byte mask); the EFE's kernels use it too.
 #[inline(always)]
-fn mask16(n: usize) -> __mmask16 {
+pub(crate) fn mask16(n: usize) -> __mmask16 {
     if n >= 16 { !0 } else { ((1u32 << n) - 1) as __mmask16 }
 }
 

@@ -8,18 +8,13 @@ use std::arch::x86_64::*;
 
 use super::avx2::Tile;
 use super::{Activation, CO_BLOCK, FusedDsc, OutRows, PointBlock};
+use crate::ops::avx512::mask16;
 
 const LANES: usize = 16;
 /// Vectors of pixels per pointwise tile: with CO_BLOCK output channels, 18
 /// accumulators, three inputs and a weight. Four vectors (24 accumulators)
 /// measured slower: the compiler then spills accumulators every step.
 const TILE_VECS: usize = 3;
-
-/// The mask of lanes `0..n`.
-#[inline(always)]
-fn first_lanes(n: usize) -> __mmask16 {
-    if n >= LANES { !0 } else { ((1u32 << n) - 1) as __mmask16 }
-}
 
 /// Rows `y0..` of the depthwise 3x3 conv (zero padding) plus bias of one
 /// plane of rows as long as `zeros`, as many as `dst` holds.
@@ -85,7 +80,7 @@ fn output_rows<const S: usize, const N: usize>(
                 }
             }
             // SAFETY: lanes x..x + n of an output row of length w.
-            unsafe { _mm512_mask_storeu_ps(out.add(x), first_lanes(n), acc) };
+            unsafe { _mm512_mask_storeu_ps(out.add(x), mask16(n), acc) };
         }
     }
 }
@@ -98,7 +93,7 @@ fn output_rows<const S: usize, const N: usize>(
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx2,fma")]
 unsafe fn window(row: &[f32], x: usize, n: usize) -> [__m512; 3] {
-    let at = first_lanes(n);
+    let at = mask16(n);
     let left = if x == 0 { at & !1 } else { at };
     let right = if x + n == row.len() { at >> 1 } else { at };
     let p = row.as_ptr().wrapping_add(x);
@@ -192,7 +187,7 @@ unsafe fn block_tile<const CO: usize, const V: usize>(blk: &PointBlock, tile: Ti
                 Activation::Relu => _mm512_max_ps(a, _mm512_setzero_ps()),
                 Activation::Tanh => tanh(a),
             };
-            let lanes = first_lanes(tile.len.saturating_sub(j * LANES));
+            let lanes = mask16(tile.len.saturating_sub(j * LANES));
             // SAFETY: by the caller; lanes past `tile.len` are left alone.
             unsafe { _mm512_mask_storeu_ps(tile.out.add((blk.co0 + k) * tile.plane + j * LANES), lanes, v) };
         }
