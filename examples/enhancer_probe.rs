@@ -2,7 +2,7 @@
 //! (all cores, temporal smoothing 0.7), with the calling thread busy for
 //! SOURCE_MS between frames as a source would be: wall and CPU time per frame.
 //! Every other frame is a little brighter, so the brightness lock works.
-//! `enhancer_probe [FRAMES] [SOURCE_MS]`
+//! `[SMOOTHING=0.7] [OVERLAP=1] enhancer_probe [FRAMES] [SOURCE_MS]`
 use std::time::{Duration, Instant};
 use lowlight::frame::{YuvFormat, YuvLayout, YuvMatrix, YuvRange};
 use lowlight::{EfeWeights, Enhancer, EnhancerOptions, Sgz};
@@ -15,9 +15,10 @@ fn main() {
     let arg = |i: usize, d: f64| std::env::args().nth(i).map_or(d, |s| s.parse().unwrap());
     let (frames, source_ms) = (arg(1, 300.0) as usize, arg(2, 0.0));
     let smoothing = std::env::var("SMOOTHING").map_or(0.7, |s| s.parse().unwrap());
+    let overlap_efe = std::env::var("OVERLAP").is_ok_and(|s| s == "1");
     let weights = EfeWeights::random(1, 1.0);
     let model = Sgz::from_weights(&weights, &candle_core::Device::Cpu).unwrap();
-    let mut e = Enhancer::new(model, EnhancerOptions { temporal_smoothing: smoothing, ..Default::default() }).unwrap();
+    let mut e = Enhancer::new(model, EnhancerOptions { temporal_smoothing: smoothing, overlap_efe, ..Default::default() }).unwrap();
     let (w, h) = (1920, 1080);
     let layout = YuvLayout { width: w, height: h, format: YuvFormat::Nv12, strides: [w, w, 0], matrix: YuvMatrix::Bt709, range: YuvRange::Limited };
     let src_y: Vec<u8> = (0..w * h).map(|i| (16 + (i * 7 + i / w * 3) % 50) as u8).collect();

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::efe_worker::EfeWorker;
 use crate::error::{Error, Result};
 use crate::frame::{FrameLayout, YuvLayout};
 use crate::model::{EfeBuffers, FusedEfe, Sgz};
@@ -28,15 +29,37 @@ pub struct EnhancerOptions {
     pub temporal_smoothing: f32,
     /// Run the EFE every N frames (>= 1) and reuse its map in between.
     pub factor_interval: usize,
+    /// Run each frame's EFE on a thread of its own after the frame's pass,
+    /// while the caller fetches the next frame, and blend its map into the
+    /// next frame's average: the map of frame t then averages frames up to
+    /// t - 1. Applies with `temporal_smoothing > 0` and `factor_interval == 1`
+    /// (see [`Self::overlaps_efe`]); a scene cut, the first frame and a
+    /// size change still get their own map, computed in place.
+    pub overlap_efe: bool,
 }
 
 impl Default for EnhancerOptions {
     fn default() -> Self {
-        Self { scale_factor: 12, iterations: 8, strength: 1.0, threads: 0, temporal_smoothing: 0.0, factor_interval: 1 }
+        Self {
+            scale_factor: 12,
+            iterations: 8,
+            strength: 1.0,
+            threads: 0,
+            temporal_smoothing: 0.0,
+            factor_interval: 1,
+            overlap_efe: false,
+        }
     }
 }
 
 impl EnhancerOptions {
+    /// Whether [`Self::overlap_efe`] is in effect: per-frame enhancement
+    /// (smoothing 0) stays exactly the paper's, and with an interval the
+    /// EFE is already off most frames.
+    pub fn overlaps_efe(&self) -> bool {
+        self.overlap_efe && self.temporal_smoothing > 0.0 && self.factor_interval == 1
+    }
+
     pub fn validate(&self) -> Result<()> {
         if !(1..=64).contains(&self.scale_factor) {
             return Err(Error::Options(format!("scale factor {} is outside 1..=64", self.scale_factor)));
@@ -82,6 +105,8 @@ pub struct Enhancer {
 /// The model and the buffers reused from frame to frame.
 struct Work {
     efe: FusedEfe,
+    /// Started on the first frame that overlaps the EFE.
+    worker: Option<EfeWorker>,
     low: Vec<f32>,
     activations: EfeBuffers,
     fused: FusedScratch,
@@ -98,7 +123,7 @@ impl Enhancer {
             .thread_name(|i| format!("lowlight-{i}"))
             .build()
             .map_err(|e| Error::Threads(e.to_string()))?;
-        let work = Work { efe: model.efe().fused()?, low: Vec::new(), activations: EfeBuffers::default(), fused: FusedScratch::default(), yuv: YuvScratch::default(), temporal: TemporalFilter::default(), times: StageTimes::default() };
+        let work = Work { efe: model.efe().fused()?, worker: None, low: Vec::new(), activations: EfeBuffers::default(), fused: FusedScratch::default(), yuv: YuvScratch::default(), temporal: TemporalFilter::default(), times: StageTimes::default() };
         Ok(Self { options, pool, work })
     }
 
@@ -165,7 +190,7 @@ impl Enhancer {
                 }
             }
             work.times.fused = t.elapsed();
-            Ok(())
+            work.start_next_efe(grid, &options)
         })
     }
 
@@ -191,7 +216,7 @@ impl Enhancer {
                 }
             }
             work.times.fused = t.elapsed();
-            Ok(())
+            work.start_next_efe(grid, &options)
         })
     }
 }
@@ -241,7 +266,16 @@ impl Work {
         downscale(&mut self.low);
         let t1 = Instant::now();
         let cut = self.temporal.is_scene_cut(&self.low, grid);
-        if self.temporal.needs_efe(cut, options.factor_interval) {
+        // The previous frame's EFE, when one was started; taken (and waited
+        // for) even when it is not used, so that no stale map is left.
+        let previous = match self.worker.as_mut().and_then(EfeWorker::take) {
+            Some(job) => Some(job?),
+            None => None,
+        };
+        if let Some(job) = previous.filter(|job| options.overlaps_efe() && !cut && job.grid == grid) {
+            self.temporal.update(grid, &job.factor, options.temporal_smoothing, false);
+            self.worker.as_mut().expect("it ran the job").recycle(job);
+        } else if self.temporal.needs_efe(cut, options.factor_interval) {
             let factor = self.efe.run(&self.low, grid, &mut self.activations)?;
             self.temporal.update(grid, factor, options.temporal_smoothing, cut);
         } else {
@@ -250,5 +284,132 @@ impl Work {
         self.times.downscale = t1 - t0;
         self.times.efe = t1.elapsed();
         Ok(())
+    }
+
+    /// With the EFE overlapped, starts it on this frame's low-res input, for
+    /// the next frame (the low-res buffer is handed over, not copied).
+    fn start_next_efe(&mut self, grid: (usize, usize), options: &EnhancerOptions) -> Result<()> {
+        if !options.overlaps_efe() {
+            return Ok(());
+        }
+        if self.worker.is_none() {
+            self.worker = Some(EfeWorker::new(self.efe.clone())?);
+        }
+        self.worker.as_mut().expect("just made").start(&mut self.low, grid);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::PixelFormat;
+    use crate::{EfeWeights, YuvFormat, YuvMatrix, YuvRange};
+
+    const SIZE: (usize, usize) = (120, 84);
+
+    fn model() -> Sgz {
+        Sgz::from_weights(&EfeWeights::random(5, 1.0), &candle_core::Device::Cpu).unwrap()
+    }
+
+    fn layout() -> FrameLayout {
+        FrameLayout::packed(SIZE.0, SIZE.1, PixelFormat::Rgb)
+    }
+
+    /// Dark noise times `gain`: frames of one scene for the cut detector.
+    fn frame(seed: u32, gain: f32) -> Vec<u8> {
+        let mut s = seed.wrapping_mul(2654435761) | 1;
+        (0..3 * SIZE.0 * SIZE.1)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                ((20 + s % 40) as f32 * gain) as u8
+            })
+            .collect()
+    }
+
+    /// The temporal filter's blend.
+    fn blend(state: &[f32], factor: &[f32], keep: f32) -> Vec<f32> {
+        state.iter().zip(factor).map(|(&s, &f)| keep * s + (1.0 - keep) * f).collect()
+    }
+
+    fn enhancer(overlap_efe: bool) -> Enhancer {
+        let options = EnhancerOptions { temporal_smoothing: 0.6, overlap_efe, ..Default::default() };
+        Enhancer::new(model(), options).unwrap()
+    }
+
+    /// The map the frame's pass used.
+    fn map_after(e: &mut Enhancer, frame: &[u8]) -> Vec<f32> {
+        e.enhance(&mut frame.to_vec(), &layout()).unwrap();
+        e.work.temporal.factor().to_vec()
+    }
+
+    #[test]
+    fn an_overlapped_efe_blends_the_previous_frames_map() {
+        let (a, b, c) = (frame(1, 1.0), frame(2, 1.2), frame(3, 1.1));
+        let efe = |f: &[u8]| enhancer(false).factor_map(f, &layout()).unwrap().0;
+        let (ea, eb) = (efe(&a), efe(&b));
+        assert!(ea != eb, "the frames have different maps");
+
+        let mut overlapped = enhancer(true);
+        assert!(map_after(&mut overlapped, &a) == ea, "the first frame gets its own map");
+        let after_b = map_after(&mut overlapped, &b);
+        assert!(after_b == blend(&ea, &ea, 0.6), "frame B gets the average with A's map");
+        assert!(map_after(&mut overlapped, &c) == blend(&after_b, &eb, 0.6), "frame C gets B's map");
+
+        let mut in_place = enhancer(false);
+        map_after(&mut in_place, &a);
+        assert!(map_after(&mut in_place, &b) == blend(&ea, &eb, 0.6), "without overlap B gets its own map");
+    }
+
+    #[test]
+    fn cuts_resets_and_size_changes_get_their_own_map() {
+        let (a, b) = (frame(1, 1.0), frame(2, 1.2));
+        let bright = frame(4, 4.0);
+        let efe = |f: &[u8], l: &FrameLayout| enhancer(false).factor_map(f, l).unwrap().0;
+        let mut e = enhancer(true);
+        map_after(&mut e, &a);
+        assert!(map_after(&mut e, &bright) == efe(&bright, &layout()), "a scene cut");
+        map_after(&mut e, &a);
+        e.reset_temporal_state();
+        assert!(map_after(&mut e, &b) == efe(&b, &layout()), "after a reset");
+        let small = FrameLayout::packed(60, 84, PixelFormat::Rgb);
+        let half = &b[..3 * 60 * 84];
+        e.enhance(&mut half.to_vec(), &small).unwrap();
+        assert!(e.work.temporal.factor() == efe(half, &small), "a new size");
+    }
+
+    #[test]
+    fn overlap_applies_only_with_smoothing_and_every_frame() {
+        let on = EnhancerOptions { temporal_smoothing: 0.7, overlap_efe: true, ..Default::default() };
+        assert!(on.overlaps_efe());
+        assert!(!EnhancerOptions { temporal_smoothing: 0.0, ..on }.overlaps_efe());
+        assert!(!EnhancerOptions { factor_interval: 2, ..on }.overlaps_efe());
+        let (a, b) = (frame(1, 1.0), frame(2, 1.2));
+        let mut per_frame = Enhancer::new(model(), EnhancerOptions { temporal_smoothing: 0.0, ..on }).unwrap();
+        let mut reference = Enhancer::new(model(), EnhancerOptions { temporal_smoothing: 0.0, ..Default::default() }).unwrap();
+        for f in [&a, &b, &a] {
+            let (mut x, mut y) = (f.clone(), f.clone());
+            per_frame.enhance(&mut x, &layout()).unwrap();
+            reference.enhance(&mut y, &layout()).unwrap();
+            assert!(x == y, "smoothing 0 stays per frame");
+        }
+    }
+
+    #[test]
+    fn a_still_scene_is_enhanced_as_without_overlap() {
+        // The same frame again and again: the previous frame's map is this one's.
+        let (w, h) = SIZE;
+        let yuv = YuvLayout::packed(w, h, YuvFormat::Nv12, YuvMatrix::Bt709, YuvRange::Limited);
+        let y0: Vec<u8> = frame(7, 1.0)[..w * h].to_vec();
+        let uv0: Vec<u8> = (0..w * h / 2).map(|i| (118 + i % 21) as u8).collect();
+        let (mut overlapped, mut in_place) = (enhancer(true), enhancer(false));
+        for i in 0..4 {
+            let (mut y1, mut uv1, mut y2, mut uv2) = (y0.clone(), uv0.clone(), y0.clone(), uv0.clone());
+            overlapped.enhance_yuv([&mut y1, &mut uv1, &mut []], &yuv).unwrap();
+            in_place.enhance_yuv([&mut y2, &mut uv2, &mut []], &yuv).unwrap();
+            assert!(y1 == y2 && uv1 == uv2, "frame {i}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "cuda")]
 pub mod cuda;
+mod efe_worker;
 pub mod enhancer;
 pub mod error;
 pub mod frame;

@@ -17,6 +17,7 @@ use lowlight::quality::{FlickerReport, LumaHistogram, frame_histogram, frame_mea
 use lowlight::{Enhancer, EnhancerOptions, FrameLayout, Sgz};
 
 use crate::decode::for_each_frame;
+use crate::nv12::Nv12Frame;
 
 /// How far (relative to the brightness) a smoothed frame may be from the
 /// per-frame one before it counts as lagging.
@@ -68,10 +69,12 @@ pub struct Sweep {
     report_reference: bool,
     input: Vec<LumaHistogram>,
     scratch: Vec<u8>,
+    /// Enhance NV12 copies of the frames (the YUV path) instead of the RGBx frames.
+    nv12: bool,
 }
 
 impl Sweep {
-    pub fn new(model: &Sgz, base: EnhancerOptions, settings: &[Setting]) -> Result<Self> {
+    pub fn new(model: &Sgz, base: EnhancerOptions, settings: &[Setting], nv12: bool) -> Result<Self> {
         if settings.is_empty() {
             bail!("no setting to measure");
         }
@@ -92,12 +95,21 @@ impl Sweep {
                 Ok((s, Enhancer::new(model.clone(), options)?, Vec::new()))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { runs, reference, report_reference, input: Vec::new(), scratch: Vec::new() })
+        Ok(Self { runs, reference, report_reference, input: Vec::new(), scratch: Vec::new(), nv12 })
     }
 
     /// Measures one input frame.
     pub fn push(&mut self, frame: &[u8], layout: &FrameLayout) -> Result<()> {
         self.input.push(frame_histogram(frame, layout)?);
+        if self.nv12 {
+            let source = Nv12Frame::from_packed(frame, layout)?;
+            for (_, enhancer, means) in &mut self.runs {
+                let mut f = source.clone();
+                enhancer.enhance_yuv([&mut f.y, &mut f.uv, &mut []], &f.layout)?;
+                means.push(f.mean_luma());
+            }
+            return Ok(());
+        }
         for (_, enhancer, means) in &mut self.runs {
             self.scratch.clear();
             self.scratch.extend_from_slice(frame);
@@ -124,8 +136,14 @@ impl Sweep {
 }
 
 /// Decodes `input` and measures every setting.
-pub fn measure_sweep(input: &Path, model: &Sgz, base: EnhancerOptions, settings: &[Setting]) -> Result<Vec<SweepRow>> {
-    let mut sweep = Sweep::new(model, base, settings)?;
+pub fn measure_sweep(
+    input: &Path,
+    model: &Sgz,
+    base: EnhancerOptions,
+    settings: &[Setting],
+    nv12: bool,
+) -> Result<Vec<SweepRow>> {
+    let mut sweep = Sweep::new(model, base, settings, nv12)?;
     let frames = for_each_frame(input, |frame, layout| sweep.push(frame, layout))?;
     at_least_two(input, frames)?;
     Ok(sweep.finish())

@@ -4,6 +4,7 @@
 //! - [`images`]: enhance image files and directories of images;
 //! - [`video`]: re-encode a video through the `lowlightenhance` element;
 //! - [`flicker`]: measure the flicker of enhanced video ([`lowlight::quality`]);
+//! - [`nv12`]: NV12 copies of decoded frames, for `flicker --nv12`;
 //! - [`decode`] / [`encode`]: video frames in and out of GStreamer, for
 //!   measurements and generated test clips;
 //! - [`output`]: outputs written to a temporary file and renamed;
@@ -15,6 +16,7 @@ pub mod flicker;
 pub mod images;
 pub mod interrupt;
 pub mod media;
+pub mod nv12;
 pub mod output;
 pub mod pipeline;
 pub mod sample;

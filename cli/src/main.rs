@@ -88,6 +88,14 @@ struct FlickerArgs {
     /// Factor intervals to measure (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
     interval: Vec<usize>,
+    /// Enhance NV12 (BT.709) copies of the frames, as the element enhances
+    /// decoded video, instead of RGBx.
+    #[arg(long)]
+    nv12: bool,
+    /// Overlap the EFE with the next frame, as the element does by default
+    /// (`overlap-efe`).
+    #[arg(long)]
+    overlap_efe: bool,
     /// The original (dark) video.
     input: PathBuf,
     /// An enhanced version of INPUT, same frames (e.g. from `lowlight enhance`).
@@ -128,6 +136,7 @@ impl ModelArgs {
             threads: self.threads,
             temporal_smoothing: 0.0,
             factor_interval: 1,
+            overlap_efe: false,
         }
     }
 
@@ -179,12 +188,21 @@ fn measure_flicker(args: FlickerArgs) -> Result<()> {
         bail!("input {} is not a file", args.input.display());
     }
     if let Some(enhanced) = &args.enhanced {
+        if args.nv12 || args.overlap_efe {
+            bail!("--nv12 and --overlap-efe apply when the command enhances INPUT itself, not with ENHANCED");
+        }
         let report = flicker::measure_pair(&args.input, enhanced)?;
         print!("{}", flicker::pair_table(&report));
         return Ok(());
     }
     let settings = Setting::grid(&args.smoothing, &args.interval);
-    let rows = flicker::measure_sweep(&args.input, &args.model.load()?, args.model.options(), &settings)?;
+    let rows = flicker::measure_sweep(
+        &args.input,
+        &args.model.load()?,
+        EnhancerOptions { overlap_efe: args.overlap_efe, ..args.model.options() },
+        &settings,
+        args.nv12,
+    )?;
     print!("{}", flicker::sweep_table(&rows));
     Ok(())
 }

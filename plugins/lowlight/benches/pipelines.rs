@@ -5,7 +5,8 @@
 //! - `videotestsrc ! CAPS ! X ! fakesink` with X = `identity` (the cost of
 //!   the source and sink alone), `lowlightenhance` in NV12 and RGBx, and
 //!   GStreamer's `gamma gamma=2.2` in NV12; in NV12 also with
-//!   `temporal-smoothing=0` (no brightness lock), the core's setting;
+//!   `temporal-smoothing=0` (no brightness lock), the core's setting, and
+//!   with `overlap-efe=false` (the EFE in the frame's own time);
 //! - the same from I420 through `videoconvert ! RGBx ! X ! videoconvert`
 //!   (what users had to do without native YUV), X = lowlightenhance and gamma;
 //! - the floor: the frame read and written once at the measured copy
@@ -46,10 +47,11 @@ struct Row {
 }
 
 /// The pipeline cases: (row name, input format, the fragment between the caps and fakesink).
-const PIPELINES: [(&str, &str, &str); 7] = [
+const PIPELINES: [(&str, &str, &str); 8] = [
     ("identity, NV12 (source + sink alone)", "NV12", "identity"),
     ("lowlightenhance, NV12", "NV12", "lowlightenhance"),
     ("lowlightenhance temporal-smoothing=0, NV12", "NV12", "lowlightenhance temporal-smoothing=0"),
+    ("lowlightenhance overlap-efe=false, NV12", "NV12", "lowlightenhance overlap-efe=false"),
     ("lowlightenhance, RGBx", "RGBx", "lowlightenhance"),
     ("gamma gamma=2.2, NV12", "NV12", "gamma gamma=2.2"),
     (
@@ -234,7 +236,12 @@ fn print_own_time(rows: &[Row], sizes: &[(usize, usize)]) {
     let head: Vec<String> = sizes.iter().map(|(w, h)| format!("{w}x{h} ms")).collect();
     println!("| {:<52} | {} |", "own time per frame (pipeline - identity)", head.join(" | "));
     println!("|{}|{}", "-".repeat(54), head.iter().map(|c| format!("{}:|", "-".repeat(c.len() + 1))).collect::<String>());
-    for name in ["lowlightenhance, NV12", "lowlightenhance temporal-smoothing=0, NV12", "gamma gamma=2.2, NV12"] {
+    for name in [
+        "lowlightenhance, NV12",
+        "lowlightenhance temporal-smoothing=0, NV12",
+        "lowlightenhance overlap-efe=false, NV12",
+        "gamma gamma=2.2, NV12",
+    ] {
         let cells: Vec<String> = find(name)
             .iter()
             .zip(identity)

@@ -1,4 +1,4 @@
-//! `temporal-smoothing` and `factor-interval`: the properties, the element
+//! `temporal-smoothing`, `factor-interval` and `overlap-efe`: the properties, the element
 //! against the core fed the same frame sequence, and the resets of the
 //! temporal state (flush, new segment, new stream, caps change).
 
@@ -24,6 +24,11 @@ fn frames() -> (Vec<u8>, Vec<u8>) {
 
 fn caps(fps: i32) -> gst::Caps {
     gst_video::VideoInfo::builder(VideoFormat::Rgbx, W, H).fps(gst::Fraction::new(fps, 1)).build().unwrap().to_caps().unwrap()
+}
+
+/// The core with the element's video defaults (`overlap-efe` on) and `smoothing`.
+fn video(smoothing: f32) -> EnhancerOptions {
+    EnhancerOptions { temporal_smoothing: smoothing, overlap_efe: true, ..Default::default() }
 }
 
 fn core(model: &Path, options: EnhancerOptions) -> Enhancer {
@@ -85,11 +90,31 @@ fn properties_round_trip_and_are_validated() {
 }
 
 #[test]
+fn overlap_efe_is_on_by_default_and_can_be_turned_off() {
+    common::init();
+    let e = gst::ElementFactory::make("lowlightenhance").build().unwrap();
+    assert!(e.property::<bool>("overlap-efe"), "the video default (benches/README.md)");
+    let Some(model) = model_path() else { return };
+    let (a, b) = frames();
+    let mut with = core(&model, video(0.5));
+    let mut without = core(&model, EnhancerOptions { overlap_efe: false, ..video(0.5) });
+    let mut h = element(&model, 0.5, 1);
+    h.element().unwrap().set_property("overlap-efe", false);
+    let mut differs = false;
+    for (i, rgb) in [&a, &a, &b, &b].into_iter().enumerate() {
+        let out = push(&mut h, rgb);
+        assert!(out == core_frame(&mut without, rgb), "frame {i}: differs from the core without overlap");
+        differs |= out != core_frame(&mut with, rgb);
+    }
+    assert!(differs, "with overlap, the first B frame carries A's map");
+}
+
+#[test]
 fn smoothing_converges_on_a_still_scene() {
     common::init();
     let Some(model) = model_path() else { return };
     let (a, b) = frames();
-    let options = EnhancerOptions { temporal_smoothing: 0.5, ..Default::default() };
+    let options = video(0.5);
     let mut reference = core(&model, options);
     let fresh_b = core_frame(&mut core(&model, EnhancerOptions { temporal_smoothing: 0.0, ..Default::default() }), &b);
     let mut h = element(&model, 0.5, 1);
@@ -103,8 +128,11 @@ fn smoothing_converges_on_a_still_scene() {
     }
     assert!(distances[0] >= 2, "the first B frame still carries A's map: {distances:?}");
     // The brightness lock follows the change's trend too, so it may
-    // overshoot by a code value on the way (not a monotone approach).
-    assert!(distances[1..].iter().all(|&d| d * 3 <= distances[0]), "converges: {distances:?}");
+    // overshoot on the way (not a monotone approach): with the overlapped
+    // EFE the first B frame has A's whole map, the next ones B's map coming
+    // in, and the lock's trend overshoots by a few code values
+    // (11, 1, 4, 4, 3, 2, 1, ... when this was written).
+    assert!(distances[1..].iter().all(|&d| d * 2 <= distances[0]), "converges: {distances:?}");
     assert!(*distances.last().unwrap() <= 1, "ends at B's own result: {distances:?}");
 }
 
@@ -115,7 +143,7 @@ fn check_reset(what: &str, event: impl FnOnce(&mut gst_check::Harness)) {
     common::init();
     let Some(model) = model_path() else { return };
     let (a, b) = frames();
-    let options = EnhancerOptions { temporal_smoothing: 0.9, ..Default::default() };
+    let options = video(0.9);
     let first_b = core_frame(&mut core(&model, options), &b);
     let mut continued = core(&model, options);
     let mut h = element(&model, 0.9, 1);
@@ -172,7 +200,7 @@ fn repeated_caps_and_segment_keep_the_history() {
     common::init();
     let Some(model) = model_path() else { return };
     let (a, b) = frames();
-    let mut continued = core(&model, EnhancerOptions { temporal_smoothing: 0.9, ..Default::default() });
+    let mut continued = core(&model, video(0.9));
     let mut h = element(&model, 0.9, 1);
     for rgb in [&a, &a] {
         assert!(push(&mut h, rgb) == core_frame(&mut continued, rgb));

@@ -14,6 +14,7 @@ pub fn options(settings: &Settings, base: EnhancerOptions) -> EnhancerOptions {
         strength: settings.strength as f32,
         temporal_smoothing: settings.temporal_smoothing as f32,
         factor_interval: settings.factor_interval as usize,
+        overlap_efe: settings.overlap_efe,
         ..base
     }
 }

@@ -19,6 +19,11 @@ pub const DEFAULT_DEVICE: Device = Device::Auto;
 /// images.
 pub const DEFAULT_TEMPORAL_SMOOTHING: f64 = 0.7;
 
+/// Video default, measured in the benchmark (benches/README.md): the EFE
+/// runs while upstream produces the next frame. The core's default stays
+/// off, for still images and per-frame parity.
+pub const DEFAULT_OVERLAP_EFE: bool = true;
+
 pub fn default_factor_interval() -> u32 {
     lowlight::EnhancerOptions::default().factor_interval as u32
 }
@@ -38,7 +43,7 @@ pub enum Device {
 
 /// Property values; read by `start()` (model, threads, device) and by every
 /// frame (scale-factor, iterations, strength, temporal-smoothing,
-/// factor-interval).
+/// factor-interval, overlap-efe).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Safetensors weights file; empty selects the embedded default model.
@@ -48,6 +53,7 @@ pub struct Settings {
     pub strength: f64,
     pub temporal_smoothing: f64,
     pub factor_interval: u32,
+    pub overlap_efe: bool,
     pub threads: u32,
     pub device: Device,
 }
@@ -61,6 +67,7 @@ impl Default for Settings {
             strength: DEFAULT_STRENGTH,
             temporal_smoothing: DEFAULT_TEMPORAL_SMOOTHING,
             factor_interval: default_factor_interval(),
+            overlap_efe: DEFAULT_OVERLAP_EFE,
             threads: DEFAULT_THREADS,
             device: DEFAULT_DEVICE,
         }
@@ -146,6 +153,19 @@ pub fn param_specs() -> Vec<glib::ParamSpec> {
             .default_value(default_factor_interval())
             .mutable_playing()
             .build(),
+        glib::ParamSpecBoolean::builder("overlap-efe")
+            .nick("Overlap the network")
+            .blurb(
+                "With temporal-smoothing above 0 and factor-interval 1: run the network on \
+                 each frame on a thread of its own after the frame is enhanced, while upstream \
+                 produces the next one, and blend its map into the next frame's average (the \
+                 map then averages the frames before the current one; scene cuts, seeks, \
+                 flushes and caps changes still get their own map). Frames are neither \
+                 delayed nor dropped. CPU only. May change while playing.",
+            )
+            .default_value(DEFAULT_OVERLAP_EFE)
+            .mutable_playing()
+            .build(),
         glib::ParamSpecUInt::builder("threads")
             .nick("Threads")
             .blurb(
@@ -178,6 +198,7 @@ impl Settings {
             "strength" => self.strength = value.get().expect("type checked upstream"),
             "temporal-smoothing" => self.temporal_smoothing = value.get().expect("type checked upstream"),
             "factor-interval" => self.factor_interval = value.get().expect("type checked upstream"),
+            "overlap-efe" => self.overlap_efe = value.get().expect("type checked upstream"),
             "threads" => self.threads = value.get().expect("type checked upstream"),
             "device" => self.device = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
@@ -192,6 +213,7 @@ impl Settings {
             "strength" => self.strength.to_value(),
             "temporal-smoothing" => self.temporal_smoothing.to_value(),
             "factor-interval" => self.factor_interval.to_value(),
+            "overlap-efe" => self.overlap_efe.to_value(),
             "threads" => self.threads.to_value(),
             "device" => self.device.to_value(),
             other => unreachable!("unknown property {other}"),
