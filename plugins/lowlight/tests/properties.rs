@@ -27,7 +27,7 @@ fn defaults_ranges_and_mutability() {
     assert_eq!((uint("factor-interval").minimum(), uint("factor-interval").maximum()), (1, 1000));
     assert_eq!(uint("factor-interval").default_value(), lowlight::EnhancerOptions::default().factor_interval as u32);
 
-    for name in ["strength", "scale-factor", "iterations", "temporal-smoothing", "factor-interval"] {
+    for name in ["strength", "scale-factor", "iterations", "temporal-smoothing", "factor-interval", "overlap-efe"] {
         assert!(e.find_property(name).unwrap().flags().contains(gst::PARAM_FLAG_MUTABLE_PLAYING), "{name}");
     }
     for name in ["model", "threads", "device"] {

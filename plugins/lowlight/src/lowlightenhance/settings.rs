@@ -170,7 +170,8 @@ pub fn param_specs() -> Vec<glib::ParamSpec> {
             .nick("Threads")
             .blurb(
                 "Worker threads of this element; 0 uses every core (or RAYON_NUM_THREADS \
-                 when set). Read when the element starts.",
+                 when set). With overlap-efe one more thread runs the network between \
+                 frames. Read when the element starts.",
             )
             .minimum(0)
             .maximum(256)
