@@ -11,7 +11,7 @@ use gst::prelude::*;
 use lowlight::{FrameLayout, PixelFormat};
 
 use crate::interrupt;
-use crate::pipeline::{Coverage, STALL_TIMEOUT, Stopper, error_text, first_error, make};
+use crate::pipeline::{Coverage, ReaderWatch, STALL_TIMEOUT, Stopper, error_text, first_error, gave_up_error, make};
 
 /// Calls `f` with every decoded frame (RGBx, its layout) and returns the
 /// number of frames. Fails with one line on a file that is not a video, a
@@ -38,9 +38,12 @@ pub fn for_each_frame(path: &Path, mut f: impl FnMut(&[u8], &FrameLayout) -> Res
     let coverage = Arc::new(Coverage::default());
     coverage.watch(&sink.static_pad("sink").context("appsink has a sink pad")?);
     let linked = Arc::new(AtomicBool::new(false));
+    let exposed = Arc::new(AtomicBool::new(false));
+    let mut reader = ReaderWatch::new(&decode, exposed.clone())?;
     let (bin, convert_sink, video) =
         (pipeline.clone(), convert.static_pad("sink").context("videoconvert has a sink")?, linked.clone());
     decode.connect_pad_added(move |_, pad| {
+        exposed.store(true, Ordering::SeqCst);
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let is_video = caps.structure(0).is_some_and(|s| s.name().starts_with("video/"));
         if is_video && !video.swap(true, Ordering::SeqCst) {
@@ -81,6 +84,9 @@ pub fn for_each_frame(path: &Path, mut f: impl FnMut(&[u8], &FrameLayout) -> Res
         let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
             if sink.is_eos() {
                 break;
+            }
+            if reader.gave_up() {
+                return Err(gave_up_error(path));
             }
             if since.elapsed() > STALL_TIMEOUT {
                 bail!("{}: no frame decoded for {} s; stopped", path.display(), STALL_TIMEOUT.as_secs());

@@ -81,7 +81,7 @@ impl VideoWriter {
     pub fn finish(self) -> Result<u64> {
         self.src.end_of_stream().map_err(|e| self.failure(e))?;
         let path = self.pending.dest().to_path_buf();
-        run_to_eos(&self.stop.0, &path, || 0, || {})?;
+        run_to_eos(&self.stop.0, &path, None, || 0, || {})?;
         let _ = self.stop.0.set_state(gst::State::Null);
         let frames = self.frames;
         let Self { stop, pending, .. } = self;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
@@ -14,6 +14,63 @@ use crate::interrupt;
 
 /// How long a pipeline may go without progress before it is stopped.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a reader that exposed no stream may have no streaming task
+/// running before it counts as given up ([`ReaderWatch`]).
+pub const GAVE_UP_AFTER: Duration = Duration::from_secs(2);
+
+/// Watches an auto-plugging reader (parsebin, decodebin) for the case
+/// where its demuxer fails while the reader is still setting it up: a
+/// truncated MP4 without its index, under load. The reader then keeps the
+/// demuxer's error to itself (it filters errors of the elements it is
+/// plugging) and the pipeline would wait for ever. Seen as: no stream
+/// exposed, and for [`GAVE_UP_AFTER`] no streaming task in the reader
+/// running while one is paused (the demuxer's, after its error).
+pub struct ReaderWatch {
+    reader: gst::Bin,
+    exposed: Arc<AtomicBool>,
+    idle_since: Option<Instant>,
+}
+
+impl ReaderWatch {
+    /// Watches `reader`; `exposed` turns true when it adds its first pad.
+    pub fn new(reader: &gst::Element, exposed: Arc<AtomicBool>) -> Result<Self> {
+        let reader = reader.clone().downcast::<gst::Bin>().map_err(|_| anyhow!("the reader is not a bin"))?;
+        Ok(Self { reader, exposed, idle_since: None })
+    }
+
+    /// Whether the reader has given up (checked about every 100 ms).
+    pub fn gave_up(&mut self) -> bool {
+        if self.exposed.load(Ordering::SeqCst) || !self.tasks_stopped() {
+            self.idle_since = None;
+            return false;
+        }
+        self.idle_since.get_or_insert_with(Instant::now).elapsed() >= GAVE_UP_AFTER
+    }
+
+    /// No task on any pad inside the reader is running, and one is paused.
+    fn tasks_stopped(&self) -> bool {
+        let mut paused = false;
+        for element in self.reader.iterate_recurse().into_iter().flatten() {
+            for pad in element.pads() {
+                match pad.task_state() {
+                    gst::TaskState::Started => return false,
+                    gst::TaskState::Paused => paused = true,
+                    _ => {}
+                }
+            }
+        }
+        paused
+    }
+}
+
+/// The error of a reader that gave up without a message.
+pub fn gave_up_error(input: &Path) -> anyhow::Error {
+    anyhow!(
+        "{}: cannot read the video, the file is corrupt or truncated (the demuxer stopped before finding a stream)",
+        input.display()
+    )
+}
 
 /// Makes an element, or says which plugin is missing.
 pub fn make(factory: &str) -> Result<gst::Element> {
@@ -53,11 +110,13 @@ pub fn error_text(input: &Path, error: &gst::message::Error) -> String {
 }
 
 /// Watches a running pipeline: returns at EOS, fails at the first error,
-/// on Ctrl-C, or when `progress()` (e.g. frames done) has not changed for
+/// on Ctrl-C, when its `reader` gave up without an error ([`ReaderWatch`]),
+/// or when `progress()` (e.g. frames done) has not changed for
 /// [`STALL_TIMEOUT`]. `tick` runs about every 100 ms (progress bars).
 pub fn run_to_eos(
     pipeline: &gst::Pipeline,
     input: &Path,
+    mut reader: Option<ReaderWatch>,
     progress: impl Fn() -> u64,
     mut tick: impl FnMut(),
 ) -> Result<()> {
@@ -80,6 +139,9 @@ pub fn run_to_eos(
             }
         }
         tick();
+        if reader.as_mut().is_some_and(ReaderWatch::gave_up) {
+            return Err(gave_up_error(input));
+        }
         let now = progress();
         if now != last {
             (last, since) = (now, Instant::now());
@@ -162,5 +224,34 @@ impl Coverage {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bin with one streaming task that runs, then pauses as a demuxer's
+    /// does after an error.
+    #[test]
+    fn a_reader_whose_tasks_stopped_before_a_stream_gave_up() {
+        crate::init_gstreamer().unwrap();
+        let reader = gst::Bin::new();
+        let identity = make("identity").unwrap();
+        reader.add(&identity).unwrap();
+        let exposed = Arc::new(AtomicBool::new(false));
+        let mut watch = ReaderWatch::new(reader.upcast_ref(), exposed.clone()).unwrap();
+        let pad = identity.static_pad("sink").unwrap();
+        assert!(!watch.gave_up() && !watch.tasks_stopped(), "no task at all is not a stopped one");
+        pad.start_task(|| std::thread::sleep(Duration::from_millis(5))).unwrap();
+        std::thread::sleep(GAVE_UP_AFTER + Duration::from_millis(100));
+        assert!(!watch.gave_up(), "a running task is progress");
+        pad.pause_task().unwrap();
+        assert!(!watch.gave_up(), "not at once: a demuxer may take over from typefind");
+        std::thread::sleep(GAVE_UP_AFTER + Duration::from_millis(100));
+        assert!(watch.gave_up());
+        exposed.store(true, Ordering::SeqCst);
+        assert!(!watch.gave_up(), "a reader that exposed a stream has not given up");
+        pad.stop_task().unwrap();
     }
 }

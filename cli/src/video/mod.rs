@@ -24,7 +24,7 @@ pub use element::{VideoSettings, make_enhancer, set_number};
 
 use crate::media::Container;
 use crate::output::{PendingOutput, refuse_input_as_output};
-use crate::pipeline::{Coverage, Stopper, make, run_to_eos};
+use crate::pipeline::{Coverage, ReaderWatch, Stopper, make, run_to_eos};
 
 /// What the streaming threads report to the main thread.
 #[derive(Default)]
@@ -61,7 +61,10 @@ pub fn reencode(input: &Path, output: &Path, settings: &VideoSettings) -> Result
     let progress = Arc::new(Progress::default());
     progress.coverage.watch(&enhance.static_pad("src").context("lowlightenhance has a source pad")?);
     let (bin, muxer, state) = (pipeline.clone(), mux.clone(), progress.clone());
+    let exposed = Arc::new(AtomicBool::new(false));
+    let reader = ReaderWatch::new(&parse, exposed.clone())?;
     parse.connect_pad_added(move |parse, pad| {
+        exposed.store(true, Ordering::SeqCst);
         if let Err(e) = link_stream(&bin, &muxer, container, &enhance, &state, pad) {
             let msg = format!("cannot set up the pipeline: {e:#}");
             let _ =
@@ -71,7 +74,7 @@ pub fn reencode(input: &Path, output: &Path, settings: &VideoSettings) -> Result
     let bar = ProgressBar::new(0)
         .with_style(ProgressStyle::with_template("{bar:40} {msg} eta {eta}").expect("valid template"));
     let state = progress.clone();
-    run_to_eos(&pipeline, input, || state.coverage.frames(), || update_bar(&bar, &state))?;
+    run_to_eos(&pipeline, input, Some(reader), || state.coverage.frames(), || update_bar(&bar, &state))?;
     bar.finish_and_clear();
     drop(stop);
     if !progress.has_video.load(Ordering::SeqCst) {
