@@ -71,7 +71,7 @@ impl EfeWorker {
     /// factor map. Hand it back with [`Self::recycle`] to reuse its buffers.
     pub fn take(&mut self) -> Option<Result<EfeJob>> {
         let pending = self.pending.take()?;
-        Some(pending.recv().unwrap_or_else(|_| Err(Error::Threads("the EFE thread stopped in a job".into()))))
+        Some(pending.recv().unwrap_or_else(|_| Err(Error::Worker("the EFE thread stopped in the middle of a frame".into()))))
     }
 
     pub fn recycle(&mut self, job: EfeJob) {
@@ -112,5 +112,16 @@ mod tests {
         // An input shorter than its grid: the EFE refuses it.
         worker.start(&mut vec![0.5; 10], (20, 20));
         assert!(worker.take().expect("started").is_err());
+        // A job that panics: the process goes on and `take` says so.
+        let (done, result) = mpsc::sync_channel::<Result<EfeJob>>(1);
+        worker.pending = Some(result);
+        worker.pool.spawn(move || {
+            let _sender = done;
+            panic!("a job that fails");
+        });
+        assert!(matches!(worker.take(), Some(Err(Error::Worker(_)))));
+        // And the worker still runs the next job.
+        worker.start(&mut vec![0.5; 3 * 20 * 20], (20, 20));
+        assert!(worker.take().expect("started").is_ok());
     }
 }

@@ -49,6 +49,9 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// A worker thread ended in the middle of a job (a panic).
+    #[error("a worker thread failed: {0}")]
+    Worker(String),
     /// The requested compute device cannot be used (no CUDA device, no
     /// driver, a frame in another CUDA context); the text says which.
     #[error("{0}")]
