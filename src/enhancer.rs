@@ -266,7 +266,10 @@ impl Work {
         downscale(&mut self.low);
         let t1 = Instant::now();
         let cut = self.temporal.is_scene_cut(&self.low, grid);
-        // The previous frame's EFE, when one was started; taken (and waited
+        if let Some(worker) = self.worker.as_mut() {
+            worker.frame_arrived();
+        }
+        // The previous frame's EFE, when one was prepared; taken (and waited
         // for) even when it is not used, so that no stale map is left.
         let previous = match self.worker.as_mut().and_then(EfeWorker::take) {
             Some(job) => Some(job?),
@@ -286,8 +289,8 @@ impl Work {
         Ok(())
     }
 
-    /// With the EFE overlapped, starts it on this frame's low-res input, for
-    /// the next frame (the low-res buffer is handed over, not copied).
+    /// With the EFE overlapped, prepares the next frame's map from this
+    /// frame's low-res input (on the worker, or here: `EfeWorker::prepare_next`).
     fn start_next_efe(&mut self, grid: (usize, usize), options: &EnhancerOptions) -> Result<()> {
         if !options.overlaps_efe() {
             return Ok(());
@@ -295,14 +298,15 @@ impl Work {
         if self.worker.is_none() {
             self.worker = Some(EfeWorker::new(self.efe.clone())?);
         }
-        self.worker.as_mut().expect("just made").start(&mut self.low, grid);
-        Ok(())
+        let worker = self.worker.as_mut().expect("just made");
+        worker.prepare_next(&self.efe, &mut self.activations, &mut self.low, grid)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::efe_worker::Placement;
     use crate::frame::PixelFormat;
     use crate::{EfeWeights, YuvFormat, YuvMatrix, YuvRange};
 
@@ -339,6 +343,17 @@ mod tests {
         Enhancer::new(model(), options).unwrap()
     }
 
+    /// An overlapping enhancer whose next map is always prepared `placement`.
+    fn overlapping(placement: Placement) -> Enhancer {
+        let mut e = enhancer(true);
+        let mut worker = EfeWorker::new(e.work.efe.clone()).unwrap();
+        worker.placement = placement;
+        e.work.worker = Some(worker);
+        e
+    }
+
+    const PLACEMENTS: [Placement; 2] = [Placement::InPlace, Placement::Background];
+
     /// The map the frame's pass used.
     fn map_after(e: &mut Enhancer, frame: &[u8]) -> Vec<f32> {
         e.enhance(&mut frame.to_vec(), &layout()).unwrap();
@@ -352,11 +367,13 @@ mod tests {
         let (ea, eb) = (efe(&a), efe(&b));
         assert!(ea != eb, "the frames have different maps");
 
-        let mut overlapped = enhancer(true);
-        assert!(map_after(&mut overlapped, &a) == ea, "the first frame gets its own map");
-        let after_b = map_after(&mut overlapped, &b);
-        assert!(after_b == blend(&ea, &ea, 0.6), "frame B gets the average with A's map");
-        assert!(map_after(&mut overlapped, &c) == blend(&after_b, &eb, 0.6), "frame C gets B's map");
+        for placement in PLACEMENTS {
+            let mut overlapped = overlapping(placement);
+            assert!(map_after(&mut overlapped, &a) == ea, "the first frame gets its own map");
+            let after_b = map_after(&mut overlapped, &b);
+            assert!(after_b == blend(&ea, &ea, 0.6), "{placement:?}: frame B gets the average with A's map");
+            assert!(map_after(&mut overlapped, &c) == blend(&after_b, &eb, 0.6), "{placement:?}: frame C gets B's map");
+        }
 
         let mut in_place = enhancer(false);
         map_after(&mut in_place, &a);
@@ -368,16 +385,18 @@ mod tests {
         let (a, b) = (frame(1, 1.0), frame(2, 1.2));
         let bright = frame(4, 4.0);
         let efe = |f: &[u8], l: &FrameLayout| enhancer(false).factor_map(f, l).unwrap().0;
-        let mut e = enhancer(true);
-        map_after(&mut e, &a);
-        assert!(map_after(&mut e, &bright) == efe(&bright, &layout()), "a scene cut");
-        map_after(&mut e, &a);
-        e.reset_temporal_state();
-        assert!(map_after(&mut e, &b) == efe(&b, &layout()), "after a reset");
-        let small = FrameLayout::packed(60, 84, PixelFormat::Rgb);
-        let half = &b[..3 * 60 * 84];
-        e.enhance(&mut half.to_vec(), &small).unwrap();
-        assert!(e.work.temporal.factor() == efe(half, &small), "a new size");
+        for placement in PLACEMENTS {
+            let mut e = overlapping(placement);
+            map_after(&mut e, &a);
+            assert!(map_after(&mut e, &bright) == efe(&bright, &layout()), "{placement:?}: a scene cut");
+            map_after(&mut e, &a);
+            e.reset_temporal_state();
+            assert!(map_after(&mut e, &b) == efe(&b, &layout()), "{placement:?}: after a reset");
+            let small = FrameLayout::packed(60, 84, PixelFormat::Rgb);
+            let half = &b[..3 * 60 * 84];
+            e.enhance(&mut half.to_vec(), &small).unwrap();
+            assert!(e.work.temporal.factor() == efe(half, &small), "{placement:?}: a new size");
+        }
     }
 
     #[test]
@@ -404,7 +423,7 @@ mod tests {
         let yuv = YuvLayout::packed(w, h, YuvFormat::Nv12, YuvMatrix::Bt709, YuvRange::Limited);
         let y0: Vec<u8> = frame(7, 1.0)[..w * h].to_vec();
         let uv0: Vec<u8> = (0..w * h / 2).map(|i| (118 + i % 21) as u8).collect();
-        let (mut overlapped, mut in_place) = (enhancer(true), enhancer(false));
+        let (mut overlapped, mut in_place) = (overlapping(Placement::Background), enhancer(false));
         for i in 0..4 {
             let (mut y1, mut uv1, mut y2, mut uv2) = (y0.clone(), uv0.clone(), y0.clone(), uv0.clone());
             overlapped.enhance_yuv([&mut y1, &mut uv1, &mut []], &yuv).unwrap();

@@ -156,12 +156,13 @@ pub fn param_specs() -> Vec<glib::ParamSpec> {
         glib::ParamSpecBoolean::builder("overlap-efe")
             .nick("Overlap the network")
             .blurb(
-                "With temporal-smoothing above 0 and factor-interval 1: run the network on \
-                 each frame on a thread of its own after the frame is enhanced, while upstream \
-                 produces the next one, and blend its map into the next frame's average (the \
-                 map then averages the frames before the current one; scene cuts, seeks, \
-                 flushes and caps changes still get their own map). Frames are neither \
-                 delayed nor dropped. CPU only. May change while playing.",
+                "With temporal-smoothing above 0 and factor-interval 1: blend each frame's \
+                 network output into the next frame's average (the map then averages the \
+                 frames before the current one; scene cuts, seeks, flushes and caps changes \
+                 still get their own map), so that the network can run on a thread of its \
+                 own while upstream produces the next frame (in place when frames come back \
+                 to back). Frames are neither delayed nor dropped. CPU only. May change \
+                 while playing.",
             )
             .default_value(DEFAULT_OVERLAP_EFE)
             .mutable_playing()
